@@ -1,0 +1,57 @@
+"""Probabilities -> integer frequencies, the one function encoder and decoder share.
+
+Written as plain sequential loops compiled by numba (no fast-math), so the result depends only
+on the input row: not on the batch it sits in, the number of threads, or SIMD width. Every
+valid symbol gets at least frequency 1, so any in-range symbol stays encodable.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+PRECISION = 24  # bits; matches constriction's default ANS coder (frequencies sum to 2**24)
+
+
+@numba.njit(parallel=True, cache=True)
+def _quantise(probs, n_valid, total, out):
+    n, _ = probs.shape
+    for r in numba.prange(n):
+        s = 0.0
+        for c in range(n_valid):
+            s += probs[r, c]
+        budget = total - n_valid
+        used = 0
+        best = 0
+        for c in range(n_valid):
+            f = 1 + int(np.floor(probs[r, c] / s * budget))
+            out[r, c] = f
+            used += f
+            if probs[r, c] > probs[r, best]:
+                best = c
+        out[r, best] += total - used
+        for c in range(n_valid, out.shape[1]):
+            out[r, c] = 0
+
+
+def quantise(
+    probs: np.ndarray, n_valid: int | None = None, precision: int = PRECISION
+) -> np.ndarray:
+    """Integer frequencies summing to ``2**precision`` per row, each valid symbol >= 1.
+
+    Parameters
+    ----------
+    probs : ndarray (N, C), float64, non-negative, any positive row sum
+    n_valid : symbols ``0 .. n_valid - 1`` are codable; later columns get frequency 0.
+
+    Returns
+    -------
+    ndarray (N, C), int64
+    """
+    probs = np.ascontiguousarray(probs, dtype=np.float64)
+    n_valid = probs.shape[1] if n_valid is None else int(n_valid)
+    if not 1 <= n_valid <= probs.shape[1] or n_valid >= 2**precision:
+        raise ValueError(f"n_valid={n_valid} does not fit {probs.shape[1]} columns")
+    out = np.empty(probs.shape, dtype=np.int64)
+    _quantise(probs, n_valid, 2**precision, out)
+    return out

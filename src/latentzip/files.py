@@ -1,0 +1,32 @@
+"""Safe file output: atomic writes that never clobber by accident."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from latentzip.errors import LatentzipError
+
+
+def atomic_write(path: str | Path, data: bytes, *, force: bool = True) -> Path:
+    """Write ``data`` to ``path`` via a temporary file in the same folder and a rename.
+
+    A reader never sees a half-written file, and a crash leaves the old file intact.
+    With ``force=False`` an existing ``path`` is an error.
+    """
+    path = Path(path)
+    if not force and path.exists():
+        raise LatentzipError(f"{path} exists; pass --force to overwrite it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
