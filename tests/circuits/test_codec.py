@@ -163,3 +163,16 @@ def test_all_mnist_test_images_round_trip():
     assert np.array_equal(decompress(blob, model), images)
     bits = -model.score_samples(test.data).sum() / math.log(2)
     assert 8 * len(blob) <= 1.01 * bits
+
+
+def test_bitstream_is_pinned():
+    """Golden bytes: a deliberate format change updates these numbers (and the version)."""
+    import hashlib
+
+    circuit = random_circuit(10, 3, 16, seed=42, concentration=0.5)
+    x = circuit.sample(50, np.random.default_rng(7)).astype(np.uint8)
+    blob = compress(x, circuit, CodecConfig(block_size=16))
+    assert len(blob) == 546
+    assert hashlib.sha256(blob).hexdigest() == (
+        "0bfe19c9f4e51b7e572a5e2ee1770c8fade930c2e5f0ba37f69461454a09510a"
+    )
