@@ -129,10 +129,15 @@ class Encoder:
         return container.pack(CODEC_HCLT, header, self._records, model)
 
 
-def encode_blocks(circuit: Circuit, x: np.ndarray, block_size: int) -> list[tuple[bytes, int]]:
-    """rANS payloads of consecutive blocks of ``x`` (n, D), coded together for speed."""
+def encode_blocks(
+    circuit: Circuit, x: np.ndarray, block_size: int, walker=IncrementalConditionals
+) -> list[tuple[bytes, int]]:
+    """rANS payloads of consecutive blocks of ``x`` (n, D), coded together for speed.
+
+    ``walker`` computes the conditionals (the naive reference plugs in here for benchmarks).
+    """
     n, d = x.shape
-    walk = IncrementalConditionals(circuit, n)
+    walk = walker(circuit, n)
     freqs = np.empty((d, n, circuit.leaves.shape[1]), dtype=np.float32)
     for t, v in enumerate(circuit.tree.order):
         freqs[t] = quantise(walk.predict(t), circuit.n_categories[v])
@@ -148,14 +153,17 @@ def encode_blocks(circuit: Circuit, x: np.ndarray, block_size: int) -> list[tupl
 
 
 def decode_blocks(
-    circuit: Circuit, payloads: list[tuple[bytes, int]], labels: list[str]
+    circuit: Circuit,
+    payloads: list[tuple[bytes, int]],
+    labels: list[str],
+    walker=IncrementalConditionals,
 ) -> np.ndarray:
     """Inverse of :func:`encode_blocks`: samples (n, D) of the given blocks, in order."""
     sizes = [m for _, m in payloads]
     n, d = sum(sizes), circuit.n_variables
     bounds = np.cumsum([0, *sizes])
     decoders = [ans.StreamDecoder(p, label) for (p, _), label in zip(payloads, labels, strict=True)]
-    walk = IncrementalConditionals(circuit, n)
+    walk = walker(circuit, n)
     x = np.empty((n, d), dtype=np.int64)
     values = np.empty(n, dtype=np.int64)
     for t, v in enumerate(circuit.tree.order):

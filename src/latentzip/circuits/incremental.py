@@ -26,7 +26,10 @@ from latentzip.circuits.circuit import Circuit
 
 
 @numba.njit(parallel=True, cache=True)
-def _predict(v, p, prior, edges, leaves, n_valid, out, up, probs):
+def _predict(v, p, prior, edges, leaves_t, n_valid, out, up, probs):
+    # edges[v, a, j] = P(Z_v = j | Z_p = a); leaves_t[v, j, c] = P(X_v = c | Z_v = j).
+    # Inner loops run over contiguous, independent outputs (they vectorise); every sum is
+    # accumulated in the same fixed order, whatever the batch or the machine.
     n, _, k = out.shape
     for r in numba.prange(n):
         o = out[r, v]
@@ -45,32 +48,36 @@ def _predict(v, p, prior, edges, leaves, n_valid, out, up, probs):
             s += o[j]
         for j in range(k):
             o[j] /= s
-        for c in range(n_valid):
-            probs[r, c] = 0.0
+        row = probs[r]
+        for c in range(row.shape[0]):
+            row[c] = 0.0
         for j in range(k):
             oj = o[j]
             for c in range(n_valid):
-                probs[r, c] += oj * leaves[v, c, j]
-        for c in range(n_valid, probs.shape[1]):
-            probs[r, c] = 0.0
+                row[c] += oj * leaves_t[v, j, c]
 
 
 @numba.njit(parallel=True, cache=True)
-def _observe(v, values, close, parent, edges, leaves, up):
+def _observe(v, values, close, parent, edges_t, leaves_t, up):
+    # edges_t[w, j, a] = P(Z_w = j | Z_parent = a): the message to the parent is a sum over j.
     n, _, k = up.shape
     for r in numba.prange(n):
         x = values[r]
         for j in range(k):
-            up[r, v, j] = leaves[v, x, j]
+            up[r, v, j] = leaves_t[v, j, x]
+        m = np.empty(k)
         for i in range(close.shape[0]):
             w = close[i]
             p = parent[w]
+            for a in range(k):
+                m[a] = 0.0
+            for j in range(k):
+                uj = up[r, w, j]
+                for a in range(k):
+                    m[a] += edges_t[w, j, a] * uj
             s = 0.0
             for a in range(k):
-                m = 0.0
-                for j in range(k):
-                    m += edges[w, a, j] * up[r, w, j]
-                up[r, p, a] *= m
+                up[r, p, a] *= m[a]
                 s += up[r, p, a]
             for a in range(k):
                 up[r, p, a] /= s
@@ -107,7 +114,8 @@ class IncrementalConditionals:
         self._probs = np.zeros((n, circuit.leaves.shape[1]))
         self._prior = np.ascontiguousarray(circuit.prior, dtype=np.float64)
         self._edges = np.ascontiguousarray(circuit.edges, dtype=np.float64)
-        self._leaves = np.ascontiguousarray(circuit.leaves, dtype=np.float64)
+        self._edges_t = np.ascontiguousarray(self._edges.transpose(0, 2, 1))
+        self._leaves_t = np.ascontiguousarray(circuit.leaves.transpose(0, 2, 1), dtype=np.float64)
         self._close = _closing_lists(tree.parent, tree.order, tree.subtree_end())
         self._next = 0
 
@@ -122,7 +130,7 @@ class IncrementalConditionals:
             p,
             self._prior,
             self._edges,
-            self._leaves,
+            self._leaves_t,
             int(self.circuit.n_categories[v]),
             self._out,
             self._up,
@@ -138,8 +146,8 @@ class IncrementalConditionals:
             np.ascontiguousarray(values, dtype=np.int64),
             self._close[t],
             self.circuit.tree.parent,
-            self._edges,
-            self._leaves,
+            self._edges_t,
+            self._leaves_t,
             self._up,
         )
         self._next = t + 1

@@ -43,17 +43,36 @@ def all_assignments(n_categories: np.ndarray) -> np.ndarray:
     return np.array(list(itertools.product(*[range(int(c)) for c in n_categories])))
 
 
-def naive_conditionals(circuit: Circuit, x: np.ndarray, order: np.ndarray) -> np.ndarray:
-    """P(x_t = c | x_<t) by one full up-and-down marginal pass per variable.
-
-    The posterior of Z_v given the variables coded before it, times the leaf table of X_v.
-    Returns probabilities of shape (N, D, C) in coding order ``order``; O(D) passes of O(D).
+class NaiveConditionals:
+    """Same interface as :class:`~latentzip.circuits.incremental.IncrementalConditionals`, but
+    every prediction is a full up-and-down marginal pass with the variables seen so far as
+    evidence: O(D * K^2) per variable, O(D^2 * K^2) per record. The reference for tests and
+    for the scaling benchmark.
     """
-    n, d = x.shape
-    out = np.zeros((n, d, circuit.leaves.shape[1]))
-    seen = np.zeros((n, d), dtype=bool)
+
+    def __init__(self, circuit: Circuit, n: int):
+        self.circuit = circuit
+        self.order = circuit.tree.order
+        self._x = np.zeros((n, circuit.n_variables), dtype=np.int64)
+        self._seen = np.zeros((n, circuit.n_variables), dtype=bool)
+
+    def predict(self, t: int) -> np.ndarray:
+        v = self.order[t]
+        _, post = self.circuit.posteriors(self._x, self._seen)
+        return post[v] @ self.circuit.leaves[v].T
+
+    def observe(self, t: int, values: np.ndarray) -> None:
+        v = self.order[t]
+        self._x[:, v] = values
+        self._seen[:, v] = True
+
+
+def naive_conditionals(circuit: Circuit, x: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """P(x_t = c | x_<t) for known records ``x``: (N, D, C) in coding order ``order``."""
+    walk = NaiveConditionals(circuit, len(x))
+    walk.order = order
+    out = np.zeros((len(x), len(order), circuit.leaves.shape[1]))
     for t, v in enumerate(order):
-        _, post = circuit.posteriors(x, seen)
-        out[:, t] = post[v] @ circuit.leaves[v].T
-        seen[:, v] = True
+        out[:, t] = walk.predict(t)
+        walk.observe(t, x[:, v])
     return out

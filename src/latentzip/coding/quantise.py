@@ -20,11 +20,11 @@ def _quantise(probs, n_valid, total, out):
         s = 0.0
         for c in range(n_valid):
             s += probs[r, c]
-        budget = total - n_valid
+        scale = (total - n_valid) / s
         used = 0
         best = 0
         for c in range(n_valid):
-            f = 1 + int(np.floor(probs[r, c] / s * budget))
+            f = 1 + int(probs[r, c] * scale)  # int() floors: the product is >= 0
             out[r, c] = f
             used += f
             if probs[r, c] > probs[r, best]:
