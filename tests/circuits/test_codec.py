@@ -159,10 +159,16 @@ def test_all_mnist_test_images_round_trip():
     cfg = HCLTConfig(n_latents=8, epochs=1, full_batch_epochs=0, mi_records=2000)
     model = HCLT(cfg).fit(train[:4000], 256, progress=False)
     images = test.data.reshape(-1, 28, 28)
-    blob = compress(images, model)
+    blob = compress(images, model, CodecConfig(batch_size=2048))
     assert np.array_equal(decompress(blob, model), images)
     bits = -model.score_samples(test.data).sum() / math.log(2)
     assert 8 * len(blob) <= 1.01 * bits
+    # records of the 10,000-image batch are the records of the same images coded alone
+    big = container.unpack(blob)
+    for i in (0, 77, len(big.index) - 1):
+        alone = compress(images[64 * i : 64 * (i + 1)], model)
+        assert container.unpack(alone).record(0) == big.record(i)
+        assert np.array_equal(Decoder(blob, model).record(i), images[64 * i : 64 * (i + 1)])
 
 
 def test_bitstream_is_pinned():
@@ -190,3 +196,17 @@ def test_naive_reference_coder_writes_the_same_records():
     back = decode_blocks(circuit, slow, ["a", "b", "c"], walker=NaiveConditionals)
     assert np.array_equal(back, x)
     assert abs(sum(len(p) for p, _ in fast) - sum(len(p) for p, _ in slow)) <= 8
+
+
+def test_thread_count_does_not_change_the_bytes(digits_model, digits_test):
+    import numba
+
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = compress(digits_test, digits_model)
+        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+        many = compress(digits_test, digits_model)
+    finally:
+        numba.set_num_threads(before)
+    assert one == many

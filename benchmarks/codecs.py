@@ -1,0 +1,262 @@
+"""latentzip against the lossless codecs people use, on the same test images, in one run.
+
+    python benchmarks/codecs.py                          # digits, MNIST, Fashion-MNIST
+    python benchmarks/codecs.py --dataset mnist
+    python benchmarks/codecs.py --png-folder DIR         # any folder of 8-bit grey PNGs
+
+Rates are bits per dimension (bits per pixel) over the whole test set; every codec's round
+trip is verified before its size counts. Per-image codecs are measured one file per image
+(what a user storing files gets) and on one mosaic of all images (their best case); general
+compressors on the raw concatenated bytes. Throughput is wall-clock images per second, in one
+process with one thread, and with every core (a process per core for the classical codecs,
+numba threads for latentzip). MNIST/Fashion models come from benchmarks/train_hclt.py's
+``mnist`` configuration (trained here if missing). Writes benchmarks/results/codecs_<name>.*.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numba
+import numpy as np
+from common import RESULTS, load_split, machine, write_results
+
+from latentzip.baselines import byte_codecs, image_codecs, measure
+from latentzip.circuits import HCLT, HCLTConfig
+from latentzip.circuits import io as model_io
+from latentzip.circuits.codec import compress, decompress
+from latentzip.data import load, load_digits
+
+CORES = os.cpu_count() or 1
+
+
+# ----------------------------------------------------------------------------- data + models
+def dataset(name: str, folder: str | None):
+    """(train (n, D), test images (m, H, W) uint8, n_categories, model path or None)."""
+    if name == "digits":
+        d = load_digits()
+        images = d.data.reshape(-1, 8, 8).astype(np.uint8)
+        return d.data[:1500], images[1500:], d.n_categories, None
+    if name == "png":
+        data = load(folder)
+        images = data.data.reshape(-1, *data.shape)
+        cut = max(1, int(0.8 * len(images)))
+        return data.data[:cut], images[cut:], 256, None
+    train, test = load_split(name)
+    return train.data, test.data.reshape(-1, *test.shape), 256, RESULTS / f"hclt_{name}_mnist.npz"
+
+
+def get_model(train, n_categories, path: Path | None) -> HCLT:
+    if path is not None and path.exists():
+        return HCLT.load(path)
+    cfg = HCLTConfig.mnist() if path is not None else HCLTConfig.quick(n_latents=16, epochs=8)
+    model = HCLT(cfg).fit(train, n_categories)
+    if path is not None:
+        model.save(path)
+    return model
+
+
+# ----------------------------------------------------------------------------- classical codecs
+def _codec(name: str):
+    return next(c for c in image_codecs() + byte_codecs() if c.name == name)
+
+
+def _encode_chunk(args):
+    name, images = args
+    codec = _codec(name)
+    return [codec.encode(np.ascontiguousarray(im)) for im in images]
+
+
+def _decode_chunk(args):
+    name, blobs = args
+    codec = _codec(name)
+    return [codec.decode(b) for b in blobs]
+
+
+def _parallel(fn, name, items, pool):
+    chunks = np.array_split(np.arange(len(items)), CORES)
+    parts = pool.map(fn, [(name, [items[i] for i in c]) for c in chunks])
+    return [x for part in parts for x in part]
+
+
+def per_image(codec, images, pool) -> dict:
+    n, dims = len(images), images.size
+    total = measure(codec, images, per_image=True)  # verifies every round trip
+    blobs, t_enc = _timed(lambda: [codec.encode(np.ascontiguousarray(im)) for im in images])
+    _, t_dec = _timed(lambda: [codec.decode(b) for b in blobs])
+    _, tp_enc = _timed(lambda: _parallel(_encode_chunk, codec.name, list(images), pool))
+    back, tp_dec = _timed(lambda: _parallel(_decode_chunk, codec.name, blobs, pool))
+    assert all(
+        np.array_equal(np.asarray(b).reshape(im.shape), im)
+        for b, im in zip(back, images, strict=True)
+    )
+    return _row(codec.name + " (per image)", 8 * total / dims, n, t_enc, t_dec, tp_enc, tp_dec)
+
+
+def mosaic(codec, images) -> dict:
+    n, h, w = images.shape
+    cols = math.ceil(math.sqrt(n))
+    rows = math.ceil(n / cols)
+    canvas = np.zeros((rows * h, cols * w), dtype=np.uint8)
+    for i, im in enumerate(images):
+        r, c = divmod(i, cols)
+        canvas[r * h : (r + 1) * h, c * w : (c + 1) * w] = im
+    blob, t_enc = _timed(lambda: codec.encode(canvas))
+    back, t_dec = _timed(lambda: codec.decode(blob))
+    assert np.array_equal(np.asarray(back).reshape(canvas.shape), canvas)
+    # padding pixels of the last row are part of the mosaic's cost
+    return _row(codec.name + " (mosaic)", 8 * len(blob) / images.size, n, t_enc, t_dec)
+
+
+def raw_bytes(codec, images, pool) -> dict:
+    n = len(images)
+    total = measure(codec, images, per_image=False)
+    blob, t_enc = _timed(lambda: codec.encode(images))
+    _, t_dec = _timed(lambda: codec.decode(blob))
+    # all cores: one stream per core (slightly worse ratio than the single stream reported)
+    chunks = [np.ascontiguousarray(c) for c in np.array_split(images, CORES)]
+    blobs, tp_enc = _timed(
+        lambda: list(pool.map(_encode_chunk, [(codec.name, [c]) for c in chunks]))
+    )
+    _, tp_dec = _timed(lambda: list(pool.map(_decode_chunk, [(codec.name, b) for b in blobs])))
+    return _row(
+        codec.name + " (raw bytes)", 8 * total / images.size, n, t_enc, t_dec, tp_enc, tp_dec
+    )
+
+
+# ----------------------------------------------------------------------------- latentzip
+def latentzip_rows(model: HCLT, images) -> list[dict]:
+    flat = images.reshape(len(images), -1)
+    dims, n = images.size, len(images)
+    compress(images[:64], model)  # compile kernels outside the timings
+    rates = {}
+    for threads in (1, CORES):
+        numba.set_num_threads(threads)
+        blob, t_enc = _timed(lambda: compress(images, model))
+        back, t_dec = _timed(lambda blob=blob: decompress(blob, model))
+        assert np.array_equal(back, images), "latentzip round trip failed"
+        rates[threads] = (t_enc, t_dec)
+    theory = -model.score_samples(flat).sum() / math.log(2) / dims
+    model_bytes = len(model_io.to_bytes(model.circuit_))
+    actual = 8 * len(blob) / dims
+    row = _row("latentzip HCLT (actual file)", actual, n, *rates[1], *rates[CORES])
+    row.update(
+        theoretical_bpd=theory,
+        model_bytes=model_bytes,
+        amortised_bpd=actual + 8 * model_bytes / dims,
+        overhead_vs_theory=actual / theory - 1,
+    )
+    return [row]
+
+
+# ----------------------------------------------------------------------------- reporting
+def _timed(fn):
+    start = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - start
+
+
+def _row(name, bpd, n, t_enc, t_dec, tp_enc=None, tp_dec=None) -> dict:
+    return {
+        "codec": name,
+        "bpd": bpd,
+        "encode_ips_1": n / t_enc,
+        "decode_ips_1": n / t_dec,
+        "encode_ips_all": None if tp_enc is None else n / tp_enc,
+        "decode_ips_all": None if tp_dec is None else n / tp_dec,
+    }
+
+
+def _fmt(x, spec=".0f"):
+    return "n/a" if x is None else format(x, spec)
+
+
+def table(name: str, rows: list[dict], n: int, shape) -> str:
+    lz = rows[0]
+    lines = [
+        f"**{name}**: {n} test images of {shape[0]}x{shape[1]}; latentzip theoretical "
+        f"{lz['theoretical_bpd']:.4f} bpd, actual file {lz['bpd']:.4f} bpd "
+        f"(+{100 * lz['overhead_vs_theory']:.2f}%), model {lz['model_bytes'] / 1e6:.1f} MB "
+        f"(amortised over this test set: {lz['amortised_bpd']:.3f} bpd).",
+        "",
+        f"| codec | bits/dim | vs latentzip | encode img/s (1 core / {CORES}) | "
+        f"decode img/s (1 core / {CORES}) |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for r in sorted(rows, key=lambda r: r["bpd"]):
+        lines.append(
+            f"| {r['codec']} | {r['bpd']:.4f} | {r['bpd'] / lz['bpd']:.2f}x | "
+            f"{_fmt(r['encode_ips_1'])} / {_fmt(r['encode_ips_all'])} | "
+            f"{_fmt(r['decode_ips_1'])} / {_fmt(r['decode_ips_all'])} |"
+        )
+    return "\n".join(lines)
+
+
+def plot(name: str, rows: list[dict]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for r in rows:
+        marker = "*" if r["codec"].startswith("latentzip") else "o"
+        ax.scatter(r["decode_ips_1"], r["bpd"], marker=marker, s=120 if marker == "*" else 40)
+        ax.annotate(
+            r["codec"],
+            (r["decode_ips_1"], r["bpd"]),
+            fontsize=7,
+            xytext=(4, 3),
+            textcoords="offset points",
+        )
+    ax.set_xscale("log")
+    ax.set_xlabel("decode throughput, images/s (one core, log scale)")
+    ax.set_ylabel("bits per dimension (lower is better)")
+    ax.set_title(f"Lossless codecs on {name} test images")
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(RESULTS / f"codecs_{name}.png", dpi=120)
+
+
+def run(name: str, folder: str | None) -> None:
+    train, images, cats, path = dataset(name, folder)
+    model = get_model(train, cats, path)
+    rows = latentzip_rows(model, images)
+    with ProcessPoolExecutor(CORES) as pool:
+        for codec in image_codecs():
+            print(f"{name}: {codec.name}", flush=True)
+            rows.append(per_image(codec, images, pool))
+            rows.append(mosaic(codec, images))
+        for codec in byte_codecs():
+            print(f"{name}: {codec.name}", flush=True)
+            rows.append(raw_bytes(codec, images, pool))
+    payload = {
+        "dataset": name,
+        "machine": machine(),
+        "n_test": len(images),
+        "model_fingerprint": model.fingerprint,
+        "rows": rows,
+    }
+    write_results(f"codecs_{name}", payload, table(name, rows, len(images), images.shape[1:]))
+    plot(name, rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--dataset", action="append", choices=["digits", "mnist", "fashion"])
+    parser.add_argument("--png-folder", help="benchmark a folder of 8-bit grey PNGs instead")
+    args = parser.parse_args()
+    if args.png_folder:
+        run("png", args.png_folder)
+        return
+    for name in args.dataset or ["digits", "mnist", "fashion"]:
+        run(name, None)
+
+
+if __name__ == "__main__":
+    main()
