@@ -16,7 +16,9 @@ def test_full_batch_em_never_decreases_training_likelihood():
     truth = random_circuit(7, 3, 4, seed=5, concentration=0.3)
     x = truth.sample(3000, np.random.default_rng(0))
     rng = np.random.default_rng(1)
-    circuit = em.initial_circuit(truth.tree, x, truth.n_categories, 3, rng)
+    circuit = em.initial_circuit(
+        truth.tree, em.value_counts(x, truth.n_categories), truth.n_categories, 3, rng
+    )
     lls = []
     for _ in range(25):
         circuit, ll = full_batch_step(circuit, x)

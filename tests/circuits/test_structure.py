@@ -44,3 +44,11 @@ def test_constant_variables_still_join_the_tree():
     x = np.concatenate([x, np.zeros((500, 3), dtype=np.int64)], axis=1)
     tree = chow_liu_tree(mutual_information(x, 3))
     assert (tree.parent < 0).sum() == 1 and len(tree.order) == 7
+
+
+def test_counts_from_partitions_add_up_to_the_same_information():
+    from latentzip.circuits.structure import joint_counts, mi_from_counts
+
+    x = chain_data(2000, 6)
+    parts = sum(joint_counts(part, 3) for part in np.array_split(x, 3))
+    np.testing.assert_allclose(mi_from_counts(parts, 2000, 6), mutual_information(x, 3), atol=1e-12)

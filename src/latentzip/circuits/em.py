@@ -45,25 +45,31 @@ def leaf_support(n_categories: np.ndarray, width: int) -> np.ndarray:
     return np.arange(width)[None, :] < np.asarray(n_categories)[:, None]
 
 
+def value_counts(x: np.ndarray, n_categories: np.ndarray) -> np.ndarray:
+    """(D, C) how often each variable takes each value; partitions' counts add up."""
+    d, width = x.shape[1], int(np.max(n_categories))
+    flat = (np.arange(d) * width + x).ravel()
+    return np.bincount(flat, minlength=d * width).reshape(d, width).astype(np.float64)
+
+
 def initial_circuit(
     tree: Tree,
-    x: np.ndarray,
+    counts: np.ndarray,
     n_categories: np.ndarray,
     n_latents: int,
     rng: np.random.Generator,
     noise: float = 0.5,
 ) -> Circuit:
-    """Random start: random edges, leaves = smoothed marginals of the data times noise.
+    """Random start from the data's :func:`value_counts` (D, C).
 
-    Starting every latent state near the data marginal (instead of uniformly at random)
-    avoids dead states; the multiplicative noise breaks the symmetry between states.
+    Random edges; leaves = smoothed data marginals times multiplicative noise. Starting every
+    latent state near the marginal (instead of uniformly at random) avoids dead states; the
+    noise breaks the symmetry between states.
     """
-    d, k = x.shape[1], n_latents
-    width = int(n_categories.max())
+    d, k = counts.shape[0], n_latents
+    width = counts.shape[1]
     support = leaf_support(n_categories, width)
-    marg = np.zeros((d, width))
-    np.add.at(marg, (np.broadcast_to(np.arange(d), x.shape), x), 1.0)
-    marg = normalise(marg, 1.0, support)
+    marg = normalise(counts, 1.0, support)
     leaves = marg[:, :, None] * np.exp(noise * rng.standard_normal((d, width, k)))
     leaves = normalise(leaves.transpose(0, 2, 1), 0.0, support[:, None, :]).transpose(0, 2, 1)
     edges = normalise(np.exp(noise * rng.standard_normal((d, k, k))) + 4 * np.eye(k), 0.0)

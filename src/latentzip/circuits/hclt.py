@@ -123,7 +123,8 @@ class HCLT:
                     x, cats, n_bins=cfg.mi_bins, max_records=cfg.mi_records, random_state=cfg.seed
                 )
             )
-            circuit = em.initial_circuit(tree, x, cats, cfg.n_latents, rng)
+            counts = em.value_counts(x, cats)
+            circuit = em.initial_circuit(tree, counts, cats, cfg.n_latents, rng)
             history: list[dict] = []
         else:
             circuit, history, rng_state = state

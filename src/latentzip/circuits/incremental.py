@@ -96,8 +96,9 @@ class IncrementalConditionals:
     >>> from latentzip.circuits.structure import Tree
     >>> rng = np.random.default_rng(0)
     >>> x = rng.integers(0, 3, (4, 5))
-    >>> c = em.initial_circuit(Tree.from_parent(np.array([-1, 0, 0, 1, 1])), x,
-    ...                        np.full(5, 3), 2, rng)
+    >>> tree = Tree.from_parent(np.array([-1, 0, 0, 1, 1]))
+    >>> cats = np.full(5, 3)
+    >>> c = em.initial_circuit(tree, em.value_counts(x, cats), cats, 2, rng)
     >>> walk = IncrementalConditionals(c, len(x))
     >>> p = walk.predict(0)
     >>> bool(np.allclose(p.sum(1), 1))

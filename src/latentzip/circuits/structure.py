@@ -93,6 +93,48 @@ def _binned(x: np.ndarray, n_categories: np.ndarray, n_bins: int) -> tuple[np.nd
     return binned, int((-(-n_categories // width)).max())
 
 
+def one_hot_bins(x: np.ndarray, n_categories: int | np.ndarray, n_bins: int) -> np.ndarray:
+    """(n, D * B) float32 one-hot codes of the binned values; B = bins per variable."""
+    n, d = x.shape
+    cats = np.broadcast_to(np.asarray(n_categories, dtype=np.int64), (d,))
+    binned, b = _binned(np.asarray(x, dtype=np.int64), cats, n_bins)
+    onehot = np.zeros((n, d * b), dtype=np.float32)
+    onehot[np.arange(n)[:, None], np.arange(d) * b + binned] = 1.0
+    return onehot
+
+
+def joint_counts(x: np.ndarray, n_categories: int | np.ndarray, n_bins: int = 16) -> np.ndarray:
+    """All pairwise joint histograms of binned values: (D * B, D * B) float64 counts.
+
+    Counts from disjoint partitions of the records add up to the counts of their union, so
+    structure learning can be split across workers (see :func:`mi_from_counts`).
+    """
+    onehot = one_hot_bins(x, n_categories, n_bins)
+    return (onehot.T @ onehot).astype(np.float64)
+
+
+def mi_from_counts(counts: np.ndarray, n: int, d: int, block: int = 64) -> np.ndarray:
+    """Mutual information (nats, (D, D)) from :func:`joint_counts` summed over ``n`` records."""
+    b = counts.shape[0] // d
+    marg = np.diagonal(counts).reshape(d, b) / n
+    return _mi(lambda start, stop: counts[start * b : stop * b] / n, marg, d, b, block)
+
+
+def _mi(joint_rows, marg: np.ndarray, d: int, b: int, block: int) -> np.ndarray:
+    with np.errstate(divide="ignore"):
+        log_marg = np.where(marg > 0, np.log(marg), 0.0)
+    mi = np.zeros((d, d))
+    for start in range(0, d, block):
+        stop = min(d, start + block)
+        joint = joint_rows(start, stop).reshape(stop - start, b, d, b)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log_joint = np.where(joint > 0, np.log(joint), 0.0)
+        term = joint * (log_joint - log_marg[start:stop, :, None, None] - log_marg[None, None])
+        mi[start:stop] = term.sum(axis=(1, 3))
+    np.fill_diagonal(mi, 0.0)
+    return np.maximum((mi + mi.T) / 2, 0.0)
+
+
 def mutual_information(
     x: np.ndarray,
     n_categories: int | np.ndarray,
@@ -110,34 +152,25 @@ def mutual_information(
     n_categories : int or ndarray of shape (D,)
     n_bins : values are merged into at most this many equal-width bins per variable.
     max_records : a random subsample of this many records is counted (all if fewer).
+    block : rows of the D x D result computed at once (memory ~ block * B * D * B floats).
 
     Returns
     -------
     ndarray of shape (D, D), float64, symmetric, zero diagonal.
     """
     n, d = x.shape
-    cats = np.broadcast_to(np.asarray(n_categories, dtype=np.int64), (d,))
     if n > max_records:
         rows = np.random.default_rng(random_state).choice(n, max_records, replace=False)
         x = x[np.sort(rows)]
         n = max_records
-    binned, b = _binned(np.asarray(x, dtype=np.int64), cats, n_bins)
-    onehot = np.zeros((n, d * b), dtype=np.float32)
-    onehot[np.arange(n)[:, None], np.arange(d) * b + binned] = 1.0
-    marg = onehot.sum(0, dtype=np.float64).reshape(d, b) / n  # (D, B)
-    with np.errstate(divide="ignore"):
-        log_marg = np.where(marg > 0, np.log(marg), 0.0)
-    mi = np.zeros((d, d))
-    for start in range(0, d, block):
-        stop = min(d, start + block)
-        joint = (onehot[:, start * b : stop * b].T @ onehot).astype(np.float64) / n
-        joint = joint.reshape(stop - start, b, d, b)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            log_joint = np.where(joint > 0, np.log(joint), 0.0)
-        term = joint * (log_joint - log_marg[start:stop, :, None, None] - log_marg[None, None])
-        mi[start:stop] = term.sum(axis=(1, 3))
-    np.fill_diagonal(mi, 0.0)
-    return np.maximum((mi + mi.T) / 2, 0.0)
+    onehot = one_hot_bins(x, n_categories, n_bins)
+    b = onehot.shape[1] // d
+    marg = onehot.sum(0, dtype=np.float64).reshape(d, b) / n
+
+    def joint_rows(start: int, stop: int) -> np.ndarray:
+        return (onehot[:, start * b : stop * b].T @ onehot).astype(np.float64) / n
+
+    return _mi(joint_rows, marg, d, b, block)
 
 
 def chow_liu_tree(mi: np.ndarray) -> Tree:
