@@ -115,18 +115,36 @@ class Encoder:
         if self._n == 0:
             raise DataError("nothing to compress: no samples were added")
         self._flush(final=True)
-        header = {
-            "codec": CODEC_NAME,
-            "model_fingerprint": model_io.fingerprint(self.circuit),
-            "n_samples": self._n,
-            "sample_shape": list(self._shape),
-            "dtype": self._dtype,
-            "block_size": self.config.block_size,
-            "precision": PRECISION,
-            "meta": self.meta,
-        }
-        model = model_io.to_bytes(self.circuit) if self.config.embed_model else None
-        return container.pack(CODEC_HCLT, header, self._records, model)
+        return pack_records(
+            self.circuit, self._records, self._shape, self._dtype, self.config, self.meta
+        )
+
+
+def pack_records(
+    circuit: Circuit,
+    records: list[tuple[bytes, int]],
+    sample_shape: tuple[int, ...],
+    dtype: str,
+    config: CodecConfig,
+    meta: dict,
+) -> bytes:
+    """A container of ``records`` (from :func:`encode_blocks`, in order) with its header.
+
+    Records coded elsewhere (by :class:`Encoder` or on other machines) assemble into the same
+    container :meth:`Encoder.finish` writes, as long as they were coded with ``circuit``.
+    """
+    header = {
+        "codec": CODEC_NAME,
+        "model_fingerprint": model_io.fingerprint(circuit),
+        "n_samples": sum(n for _, n in records),
+        "sample_shape": list(sample_shape),
+        "dtype": dtype,
+        "block_size": config.block_size,
+        "precision": PRECISION,
+        "meta": meta,
+    }
+    model = model_io.to_bytes(circuit) if config.embed_model else None
+    return container.pack(CODEC_HCLT, header, records, model)
 
 
 def encode_blocks(
@@ -138,16 +156,21 @@ def encode_blocks(
     """
     n, d = x.shape
     walk = walker(circuit, n)
-    freqs = np.empty((d, n, circuit.leaves.shape[1]), dtype=np.float32)
+    n_blocks = -(-n // block_size)
+    c = circuit.leaves.shape[1]
+    # (block, variable, sample, value): each block's tables end up contiguous, in coding order
+    freqs = np.empty((n_blocks, d, block_size, c), dtype=np.float32)
+    table = np.empty((n_blocks * block_size, c), dtype=np.float32)
     for t, v in enumerate(circuit.tree.order):
-        freqs[t] = quantise(walk.predict(t), circuit.n_categories[v])
+        quantise(walk.predict(t), circuit.n_categories[v], out=table[:n])
+        freqs[:, t] = table.reshape(n_blocks, block_size, c)
         walk.observe(t, x[:, v])
     symbols = x[:, circuit.tree.order].T  # (D, n): coding order, then sample
     records = []
-    for start in range(0, n, block_size):
-        rows = slice(start, min(n, start + block_size))
+    for b in range(n_blocks):
+        rows = slice(b * block_size, min(n, (b + 1) * block_size))
         m = rows.stop - rows.start
-        payload = ans.encode(symbols[:, rows].reshape(-1), freqs[:, rows].reshape(d * m, -1))
+        payload = ans.encode(symbols[:, rows].reshape(-1), freqs[b, :, :m].reshape(d * m, c))
         records.append((payload, m))
     return records
 
@@ -166,8 +189,9 @@ def decode_blocks(
     walk = walker(circuit, n)
     x = np.empty((n, d), dtype=np.int64)
     values = np.empty(n, dtype=np.int64)
+    freqs = np.empty((n, circuit.leaves.shape[1]), dtype=np.float32)
     for t, v in enumerate(circuit.tree.order):
-        freqs = quantise(walk.predict(t), circuit.n_categories[v]).astype(np.float32)
+        quantise(walk.predict(t), circuit.n_categories[v], out=freqs)
         for b, dec in enumerate(decoders):
             values[bounds[b] : bounds[b + 1]] = dec.decode(freqs[bounds[b] : bounds[b + 1]])
         if values.min() < 0 or values.max() >= circuit.n_categories[v]:

@@ -29,13 +29,16 @@ def _quantise(probs, n_valid, total, out):
             used += f
             if probs[r, c] > probs[r, best]:
                 best = c
-        out[r, best] += total - used
+        out[r, best] = out[r, best] + (total - used)
         for c in range(n_valid, out.shape[1]):
             out[r, c] = 0
 
 
 def quantise(
-    probs: np.ndarray, n_valid: int | None = None, precision: int = PRECISION
+    probs: np.ndarray,
+    n_valid: int | None = None,
+    precision: int = PRECISION,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Integer frequencies summing to ``2**precision`` per row, each valid symbol >= 1.
 
@@ -43,15 +46,20 @@ def quantise(
     ----------
     probs : ndarray (N, C), float64, non-negative, any positive row sum
     n_valid : symbols ``0 .. n_valid - 1`` are codable; later columns get frequency 0.
+    out : optional (N, C) int64 or float32 array to write into (float32 holds the integers
+        exactly, since they are at most ``2**24``); the coders pass float32 to constriction.
 
     Returns
     -------
-    ndarray (N, C), int64
+    ndarray (N, C): ``out`` if given, else a new int64 array.
     """
     probs = np.ascontiguousarray(probs, dtype=np.float64)
     n_valid = probs.shape[1] if n_valid is None else int(n_valid)
     if not 1 <= n_valid <= probs.shape[1] or n_valid >= 2**precision:
         raise ValueError(f"n_valid={n_valid} does not fit {probs.shape[1]} columns")
-    out = np.empty(probs.shape, dtype=np.int64)
+    if out is None:
+        out = np.empty(probs.shape, dtype=np.int64)
+    elif out.shape != probs.shape or out.dtype not in (np.int64, np.float32) or precision > 24:
+        raise ValueError("out must be int64 or float32 (precision <= 24) with the shape of probs")
     _quantise(probs, n_valid, 2**precision, out)
     return out
