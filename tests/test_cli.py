@@ -154,3 +154,15 @@ def test_demo_runs(capsys):
     assert main(["demo", "-q"]) == 0
     out = capsys.readouterr().out
     assert "round trip exact: yes" in out and "JPEG-XL" in out
+
+
+def test_fortran_ordered_npy_comes_back_byte_identical(workspace):
+    root, images, model = workspace
+    src = root / "fortran.npy"
+    np.save(src, np.asfortranarray(images))
+    assert main(["compress", str(src), "-m", str(model), "-o", str(root / "f.lz")]) == 0
+    assert (
+        main(["decompress", str(root / "f.lz"), "-m", str(model), "-o", str(root / "f_back.npy")])
+        == 0
+    )
+    assert (root / "f_back.npy").read_bytes() == src.read_bytes()
