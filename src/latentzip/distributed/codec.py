@@ -1,0 +1,178 @@
+"""Distributed compression: shards are coded on workers into one random-access container.
+
+::
+
+    shard_s --worker: read_source + Encoder--> records_s (independent rANS streams)
+    client: records_0 + records_1 + ... (shard order) --pack_records--> one container
+    container --client: slice records per shard--> worker: decode_blocks --> shard_s again
+
+Each record decodes alone, so the container is the one :func:`latentzip.circuits.codec.compress`
+would write for the concatenated shards (up to where the last block of a shard ends), and
+:class:`latentzip.circuits.codec.Decoder` reads it without a cluster. The header's ``meta``
+lists the shards (name, samples, records, and what is needed to restore each file exactly).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from latentzip.circuits.codec import CodecConfig, Decoder, Encoder, decode_blocks, pack_records
+from latentzip.coding import container
+from latentzip.distributed._tasks import shard_paths, ship
+from latentzip.errors import ContainerError, DataError, LatentzipError
+
+SHARDS_KIND = "shards"
+
+
+def compress(
+    client,
+    shards: str | Path | Sequence[str | Path],
+    model,
+    config: CodecConfig | None = None,
+) -> bytes:
+    """Compress every shard on the workers into one container (records in shard order).
+
+    Parameters
+    ----------
+    client : distributed.Client
+    shards : folder, glob pattern, or list of shard paths (idx(.gz), ``.npy``, PNG folders)
+    model : HCLT or Circuit
+    config : CodecConfig
+        Block size (records' random-access unit), batch size, whether to embed the model.
+
+    Returns
+    -------
+    bytes
+        The container; ``decompress`` (here, or :func:`latentzip.circuits.codec.decompress`
+        for one array) inverts it exactly.
+    """
+    cfg = config or CodecConfig()
+    circuit = getattr(model, "circuit_", model)
+    paths = shard_paths(shards)
+    remote = ship(client, circuit)
+    futures = [client.submit(_encode_shard, remote, str(p), cfg, pure=False) for p in paths]
+    records: list[tuple[bytes, int]] = []
+    listing, layout = [], None
+    for path, (shard_records, shape, dtype, meta) in zip(
+        paths, client.gather(futures), strict=True
+    ):
+        if layout is None:
+            layout = (shape, dtype)
+        elif (shape, dtype) != layout:
+            raise DataError(f"{path.name}: samples {shape}/{dtype}, other shards {layout}")
+        listing.append(
+            {
+                "name": path.name,
+                "n_samples": sum(n for _, n in shard_records),
+                "n_records": len(shard_records),
+                "meta": meta,
+            }
+        )
+        records += shard_records
+    assert layout is not None
+    meta = {"kind": SHARDS_KIND, "shards": listing}
+    return pack_records(circuit, records, layout[0], layout[1], cfg, meta)
+
+
+def decompress(
+    client, blob: bytes, model=None, out: str | Path | None = None, *, force: bool = False
+):
+    """Decode a container on the workers.
+
+    With ``out``, a container written by :func:`compress` is restored shard by shard into
+    the folder ``out`` (same names; an idx.gz comes back as raw idx without ``.gz``), each file
+    written by the worker that decoded it, and the list of paths is returned. Without
+    ``out``, the samples come back as one array ``(n, *sample_shape)``.
+    """
+    decoder = Decoder(blob, model)
+    shards = _shard_ranges(decoder)
+    remote = ship(client, decoder.circuit)
+    if out is None:
+        futures = [
+            client.submit(_decode, remote, _payloads(decoder, ids), pure=False) for ids, _ in shards
+        ]
+        return np.concatenate(client.gather(futures))
+    out = Path(out)
+    if not decoder.meta.get("kind") == SHARDS_KIND:
+        raise ContainerError("this container was not made from shards: decode it to one array")
+    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not force:
+        raise LatentzipError(f"{out} exists and is not an empty folder; pass --force")
+    out.mkdir(parents=True, exist_ok=True)
+    futures = [
+        client.submit(
+            _decode_shard,
+            remote,
+            _payloads(decoder, ids),
+            info["meta"],
+            str(out / _restored_name(info)),
+            pure=False,
+        )
+        for ids, info in shards
+    ]
+    return [Path(p) for p in client.gather(futures)]
+
+
+def _shard_ranges(decoder: Decoder) -> list[tuple[range, dict]]:
+    """Record ids per shard (or per group of records for a container not made from shards)."""
+    n = len(decoder)
+    if decoder.meta.get("kind") != SHARDS_KIND:
+        step = max(1, decoder.config.batch_size // max(1, decoder.container.header["block_size"]))
+        return [(range(i, min(n, i + step)), {}) for i in range(0, n, step)]
+    ranges, start = [], 0
+    for info in decoder.meta["shards"]:
+        ranges.append((range(start, start + info["n_records"]), info))
+        start += info["n_records"]
+    if start != n:
+        raise ContainerError(f"shard list covers {start} records, the container has {n}")
+    return ranges
+
+
+def _payloads(decoder: Decoder, ids: range) -> dict:
+    c = decoder.container
+    return {
+        "records": [(c.record(i), c.index[i].n_samples) for i in ids],
+        "first": ids.start,
+        "shape": decoder.shape,
+        "dtype": decoder.dtype.str,
+        "batch": max(1, decoder.config.batch_size // max(1, c.header["block_size"])),
+    }
+
+
+def _restored_name(info: dict) -> str:
+    name = Path(info["name"]).name
+    if info["meta"].get("kind") == "idx":
+        name = name.removesuffix(".gz")
+    return name
+
+
+# ---------------------------------------------------------------- worker tasks
+def _encode_shard(circuit, path: str, config: CodecConfig):
+    from latentzip.data.sources import read_source
+
+    samples, meta = read_source(path)
+    enc = Encoder(circuit, CodecConfig(config.block_size, config.batch_size), meta)
+    enc.add(samples)
+    c = container.unpack(enc.finish())
+    records = [(c.record(i), c.index[i].n_samples) for i in range(len(c.index))]
+    return records, tuple(c.header["sample_shape"]), c.header["dtype"], meta
+
+
+def _decode(circuit, job: dict) -> np.ndarray:
+    records, first, batch = job["records"], job["first"], job["batch"]
+    parts = []
+    for i in range(0, len(records), batch):
+        chunk = records[i : i + batch]
+        labels = [f"record {first + i + j}" for j in range(len(chunk))]
+        parts.append(decode_blocks(circuit, chunk, labels))
+    flat = np.concatenate(parts)
+    return flat.astype(np.dtype(job["dtype"])).reshape(len(flat), *job["shape"])
+
+
+def _decode_shard(circuit, job: dict, meta: dict, out: str) -> str:
+    from latentzip.data.sources import write_source
+
+    # force: a retried task may find the file its lost predecessor wrote
+    return str(write_source(_decode(circuit, job), meta, out, force=True))
