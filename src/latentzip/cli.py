@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import glob
 import sys
 import time
 from pathlib import Path
@@ -13,10 +14,8 @@ from latentzip.errors import LatentzipError
 
 
 def _train(args) -> None:
-    from latentzip.circuits import HCLT, HCLTConfig
-    from latentzip.data import load
+    from latentzip.circuits import HCLTConfig
 
-    data = load(args.data)
     overrides = {
         k: v
         for k, v in (
@@ -29,6 +28,16 @@ def _train(args) -> None:
         if v is not None
     }
     cfg = getattr(HCLTConfig, args.config)(**overrides)
+    if _is_table(args.data):
+        _train_table(args, cfg)
+        return
+    if _distributed(args):
+        _train_distributed(args, cfg)
+        return
+    from latentzip.circuits import HCLT
+    from latentzip.data import load
+
+    data = load(args.data)
     start = time.perf_counter()
     model = HCLT(cfg).fit(
         data.data, data.n_categories, checkpoint=args.checkpoint, progress=not args.quiet
@@ -44,20 +53,59 @@ def _train(args) -> None:
         print(f"test  bits/dim: {model.bits_per_dim(test.data):.4f}")
 
 
+def _train_distributed(args, cfg) -> None:
+    from latentzip import distributed
+    from latentzip.data import load
+
+    if args.checkpoint:
+        raise LatentzipError("--checkpoint is not supported with --scheduler/--workers")
+    shards = distributed.find_shards(args.data)  # before starting or reaching a cluster
+    start = time.perf_counter()
+    with distributed.connect(args.scheduler, args.workers) as client:
+        model = distributed.fit(client, shards, cfg, progress=not args.quiet)
+        model.save(args.output)
+        c = model.circuit_
+        print(
+            f"trained K={c.n_latents} on the shards of {args.data} ({c.n_variables} variables, "
+            f"{len(model.history_)} full-batch EM epochs on {_n_workers(client)} workers) in "
+            f"{time.perf_counter() - start:.1f} s -> {args.output}"
+        )
+        print(f"train bits/dim: {distributed.bits_per_dim(client, shards, model):.4f}")
+    if args.test:
+        print(f"test  bits/dim: {model.bits_per_dim(load(args.test).data):.4f}")
+
+
+def _distributed(args) -> bool:
+    return args.scheduler is not None or args.workers is not None
+
+
+def _n_workers(client) -> int:
+    return len(client.scheduler_info().get("workers", {}))
+
+
 def _compress(args) -> None:
+    if _is_table(args.input):
+        _compress_table(args)
+        return
     from latentzip.circuits import HCLT
     from latentzip.circuits.codec import CodecConfig, compress
     from latentzip.data.sources import read_source
     from latentzip.files import atomic_write
 
+    if _distributed(args) and not args.output and glob.has_magic(args.input):
+        raise LatentzipError("give the output file with -o when the input is a glob")
     out = Path(args.output or f"{str(args.input).rstrip('/')}.lz")
     if out.resolve() == Path(args.input).resolve():
         raise LatentzipError("the output would overwrite the input")
     if out.exists() and not args.force:
         raise LatentzipError(f"{out} exists; pass --force to overwrite it")
-    samples, meta = read_source(args.input)
     model = HCLT.load(args.model)
-    cfg = CodecConfig(block_size=args.block_size, embed_model=args.embed_model)
+    block_size = 64 if args.block_size is None else args.block_size
+    cfg = CodecConfig(block_size=block_size, embed_model=args.embed_model)
+    if _distributed(args):
+        _compress_distributed(args, model, cfg, out)
+        return
+    samples, meta = read_source(args.input)
     start = time.perf_counter()
     blob = compress(samples, model, cfg, meta)
     seconds = time.perf_counter() - start
@@ -69,19 +117,64 @@ def _compress(args) -> None:
     )
 
 
+def _compress_distributed(args, model, cfg, out: Path) -> None:
+    from latentzip import distributed
+    from latentzip.coding.container import unpack
+    from latentzip.files import atomic_write
+
+    shards = distributed.find_shards(args.input)
+    start = time.perf_counter()
+    with distributed.connect(args.scheduler, args.workers) as client:
+        blob = distributed.compress(client, shards, model, cfg)
+        workers = _n_workers(client)
+    seconds = time.perf_counter() - start
+    atomic_write(out, blob, force=args.force)
+    h = unpack(blob).header
+    dims = h["n_samples"] * int(np.prod(h["sample_shape"]))
+    print(
+        f"{args.input}: {len(h['meta']['shards'])} shards, {h['n_samples']} samples -> "
+        f"{len(blob)} bytes ({8 * len(blob) / dims:.4f} bits/dim, "
+        f"{h['n_samples'] / seconds:.0f} samples/s on {workers} workers) -> {out}"
+    )
+
+
+def _decompress_distributed(args, blob: bytes, model, out: Path) -> None:
+    from latentzip import distributed
+    from latentzip.coding.container import unpack
+    from latentzip.data.sources import write_source
+
+    meta = unpack(blob).header.get("meta", {})
+    start = time.perf_counter()
+    with distributed.connect(args.scheduler, args.workers) as client:
+        if meta.get("kind") == "shards":
+            paths = distributed.decompress(client, blob, model, out, force=args.force)
+            what = f"{len(paths)} shards"
+        else:
+            samples = distributed.decompress(client, blob, model)
+            write_source(samples, meta, out, force=args.force)
+            what = f"{len(samples)} samples"
+    print(f"{args.input}: {what} restored in {time.perf_counter() - start:.1f} s -> {out}")
+
+
 def _decompress(args) -> None:
     from latentzip.circuits import HCLT
     from latentzip.circuits.codec import Decoder
     from latentzip.data.sources import write_source
 
     blob = _read(args.input)
+    if _is_table_container(blob):
+        _decompress_table(args, blob)
+        return
     model = HCLT.load(args.model) if args.model else None
-    decoder = Decoder(blob, model)
+    decoder = Decoder(blob, model)  # checks the container and the model before any work
     out = Path(args.output or str(args.input).removesuffix(".lz") + ".restored")
     if out.exists() and out.resolve() == Path(args.input).resolve():
         raise LatentzipError("the output would overwrite the input")
     if out.exists() and not out.is_dir() and not args.force:
         raise LatentzipError(f"{out} exists; pass --force to overwrite it")
+    if _distributed(args):
+        _decompress_distributed(args, blob, model, out)
+        return
     start = time.perf_counter()
     samples = decoder.read_all()
     seconds = time.perf_counter() - start
@@ -108,6 +201,118 @@ def _info(args) -> None:
     print(f"bits/dim:    {8 * len(blob) / dims:.4f}")
 
 
+def _is_table(path) -> bool:
+    from latentzip.tables import is_csv_path
+
+    return is_csv_path(path)
+
+
+def _is_table_container(blob: bytes) -> bool:
+    from latentzip.coding.container import MAGIC
+    from latentzip.tables import CODEC_TABLE
+
+    return blob.startswith(MAGIC) and int.from_bytes(blob[10:12], "little") == CODEC_TABLE
+
+
+def _no_cluster_for_tables(args) -> None:
+    if _distributed(args):
+        raise LatentzipError("--scheduler/--workers are not supported for CSV tables")
+
+
+def _train_table(args, cfg) -> None:
+    from latentzip.tables import TableModel, read_csv
+
+    _no_cluster_for_tables(args)
+    if args.checkpoint:
+        raise LatentzipError("--checkpoint is not supported for CSV tables")
+    table, _ = read_csv(args.data)
+    fmt = table.format
+    valid = None
+    if args.valid:
+        valid, _ = read_csv(args.valid, header=fmt.header, delimiter=fmt.delimiter)
+    start = time.perf_counter()
+    model = TableModel(cfg).fit(table, valid=valid, progress=not args.quiet)
+    schema = model.schema_
+    for j in schema.fallback:
+        print(
+            f"note: {schema.describe(j)} is not modelled ({schema.columns[j].reason}): "
+            "it will be compressed with lzma"
+        )
+    model.save(args.output)
+    cats = schema.n_categories
+    print(
+        f"trained K={cfg.n_latents} on {table.n_rows} rows x {len(cats)} modelled columns "
+        f"({cats.min()}..{cats.max()} values each, {len(schema.fallback)} fallback) in "
+        f"{time.perf_counter() - start:.1f} s -> {args.output}"
+    )
+    if valid is not None:
+        print(f"best epoch on valid: {model.hclt_.best_epoch_}")
+    print(f"train log-likelihood: {model.score(table):.4f} nats/row")
+    if args.test:
+        test, _ = read_csv(args.test, header=schema.header, delimiter=schema.delimiter)
+        print(f"test  log-likelihood: {model.score(test):.4f} nats/row")
+
+
+def _compress_table(args) -> None:
+    from latentzip.circuits.codec import CodecConfig
+    from latentzip.files import atomic_write
+    from latentzip.tables import TableModel, compress, read_csv
+
+    _no_cluster_for_tables(args)
+    out = Path(args.output or f"{args.input}.lz")
+    if out.resolve() == Path(args.input).resolve():
+        raise LatentzipError("the output would overwrite the input")
+    if out.exists() and not args.force:
+        raise LatentzipError(f"{out} exists; pass --force to overwrite it")
+    model = TableModel.load(args.model)
+    schema = model.schema_
+    table, raw = read_csv(args.input, header=schema.header, delimiter=schema.delimiter)
+    for j in schema.fallback:
+        print(
+            f"note: {schema.describe(j)} is not modelled ({schema.columns[j].reason}): "
+            "compressed with lzma"
+        )
+    if table.verbatim:
+        print(
+            f"note: {len(table.verbatim)} lines are not in canonical CSV form (quoting or "
+            "line endings): they are stored verbatim, so the bytes are still restored exactly"
+        )
+    if str(args.input).lower().endswith(".gz"):
+        print("note: the input is gzip-compressed: decompress restores the uncompressed CSV")
+    block_size = 1024 if args.block_size is None else args.block_size
+    cfg = CodecConfig(block_size=block_size, embed_model=args.embed_model)
+    start = time.perf_counter()
+    blob = compress(raw, model, cfg)
+    seconds = time.perf_counter() - start
+    atomic_write(out, blob, force=args.force)
+    rows = max(1, table.n_rows)
+    print(
+        f"{args.input}: {len(raw)} bytes, {table.n_rows} rows x {table.n_columns} columns -> "
+        f"{len(blob)} bytes ({8 * len(blob) / rows:.2f} bits/row, "
+        f"{table.n_rows / seconds:.0f} rows/s) -> {out}"
+    )
+
+
+def _decompress_table(args, blob: bytes) -> None:
+    from latentzip.files import atomic_write
+    from latentzip.tables import TableModel, decompress
+
+    _no_cluster_for_tables(args)
+    model = TableModel.load(args.model) if args.model else None
+    out = Path(args.output or str(args.input).removesuffix(".lz") + ".restored")
+    if out.exists() and out.resolve() == Path(args.input).resolve():
+        raise LatentzipError("the output would overwrite the input")
+    if out.exists() and not args.force:
+        raise LatentzipError(f"{out} exists; pass --force to overwrite it")
+    start = time.perf_counter()
+    raw = decompress(blob, model)
+    atomic_write(out, raw, force=args.force)
+    print(
+        f"{args.input}: {len(raw)} bytes of CSV restored in "
+        f"{time.perf_counter() - start:.1f} s -> {out}"
+    )
+
+
 def _demo(args) -> None:
     from latentzip.demo import run_demo
 
@@ -121,14 +326,24 @@ def _read(path) -> bytes:
         raise LatentzipError(f"{path}: cannot read ({exc.strerror})") from exc
 
 
+def _add_cluster(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group(
+        "distributed (Dask)", "run on a cluster; the input is then a folder of shards or a glob"
+    )
+    x = g.add_mutually_exclusive_group()
+    x.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler, e.g. tcp://host:8786")
+    x.add_argument("--workers", type=int, metavar="N", help="start a local cluster of N workers")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="latentzip", description=__doc__)
     sub = parser.add_subparsers(dest="verb", required=True)
 
     p = sub.add_parser("train", help="learn an HCLT model from data")
-    p.add_argument("data", help="idx(.gz), .npy, a folder of PNGs, or 'digits'")
+    p.add_argument("data", help="idx(.gz), .npy, a folder of PNGs, 'digits', or a .csv(.gz)")
     p.add_argument("-o", "--output", required=True, help="model file to write (.npz)")
     p.add_argument("--test", help="held-out data to report bits/dim on")
+    p.add_argument("--valid", help="CSV tables: held-out table; the best epoch on it is kept")
     p.add_argument("--config", default="quick", choices=["quick", "mnist", "mnist_long"])
     p.add_argument("--latents", type=int, help="K, latent states per variable")
     p.add_argument("--epochs", type=int, help="mini-batch EM epochs")
@@ -137,6 +352,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int)
     p.add_argument("--checkpoint", help="save state after each epoch here; resume from it")
     p.add_argument("-q", "--quiet", action="store_true")
+    _add_cluster(p)
     p.set_defaults(func=_train)
 
     p = sub.add_parser("compress", help="compress data losslessly with a model")
@@ -146,11 +362,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--block-size",
         type=int,
-        default=64,
-        help="samples per independently decodable record (default 64)",
+        help="samples per independently decodable record (default 64; 1024 rows for CSV)",
     )
     p.add_argument("--embed-model", action="store_true", help="store the model in the file")
     p.add_argument("-f", "--force", action="store_true", help="overwrite an existing output")
+    _add_cluster(p)
     p.set_defaults(func=_compress)
 
     p = sub.add_parser("decompress", help="restore the original data")
@@ -158,6 +374,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-m", "--model", help="model file (not needed if embedded)")
     p.add_argument("-o", "--output")
     p.add_argument("-f", "--force", action="store_true")
+    _add_cluster(p)
     p.set_defaults(func=_decompress)
 
     p = sub.add_parser("info", help="describe a compressed file")

@@ -98,6 +98,8 @@ class HCLT:
         x: np.ndarray,
         n_categories: int | np.ndarray | None = None,
         *,
+        valid: np.ndarray | None = None,
+        patience: int | None = None,
         checkpoint: str | Path | None = None,
         progress: bool = True,
     ) -> HCLT:
@@ -106,6 +108,12 @@ class HCLT:
         ``n_categories`` defaults to ``max(x) + 1`` for every variable. With ``checkpoint``
         the state is saved after every epoch and a later call with the same path, data and
         config resumes where it stopped.
+
+        With ``valid`` (m, D), the mean validation log-likelihood is logged after every epoch
+        (``history_[i]["valid_ll"]``) and the parameters of the best epoch are kept
+        (``best_epoch_``, 1-based); with ``patience`` training stops once that many epochs
+        in a row have not improved on the best. ``valid`` cannot be combined with
+        ``checkpoint``.
         """
         cfg = self.config
         if n_categories is None:
@@ -115,6 +123,13 @@ class HCLT:
             n_categories = int(x0.max()) + 1 if np.issubdtype(x0.dtype, np.integer) else 1
         x = validate_symbols(x, n_categories)
         cats = np.broadcast_to(np.asarray(n_categories, dtype=np.int64), (x.shape[1],)).copy()
+        if valid is not None:
+            if checkpoint:
+                raise ValueError("valid (early stopping) cannot be combined with checkpoint")
+            if np.ndim(valid) != 2 or np.shape(valid)[1] != x.shape[1]:
+                raise DataError(f"valid has shape {np.shape(valid)}, x has {x.shape[1]} variables")
+            valid = validate_symbols(valid, cats)
+        best: tuple[float, Circuit, int] | None = None
         rng = np.random.default_rng(cfg.seed)
         state = _load_checkpoint(checkpoint, cfg, x) if checkpoint else None
         if state is None:
@@ -151,8 +166,21 @@ class HCLT:
             )
             if checkpoint:
                 _save_checkpoint(checkpoint, cfg, x, circuit, history, rng.bit_generator.state)
+            if valid is not None:
+                history[-1]["valid_ll"] = vll = self._mean_ll(circuit, valid)
+                if best is None or vll > best[0]:
+                    best = (vll, circuit, epoch)
+                elif patience is not None and epoch - best[2] >= patience:
+                    break
+        if best is not None:
+            circuit, self.best_epoch_ = best[1], best[2] + 1
         self.circuit_, self.history_ = circuit, history
         return self
+
+    def _mean_ll(self, circuit: Circuit, x: np.ndarray) -> float:
+        step = self.config.eval_batch_size
+        total = sum(float(circuit.upward(x[i : i + step])[0].sum()) for i in range(0, len(x), step))
+        return total / len(x)
 
     def _minibatch_epoch(self, circuit, x, step, rng, progress, epoch):
         cfg = self.config
