@@ -203,22 +203,27 @@ def plot(name: str, rows: list[dict]) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(8, 5))
-    for r in rows:
-        marker = "*" if r["codec"].startswith("latentzip") else "o"
-        ax.scatter(r["decode_ips_1"], r["bpd"], marker=marker, s=120 if marker == "*" else 40)
-        ax.annotate(
-            r["codec"],
-            (r["decode_ips_1"], r["bpd"]),
-            fontsize=7,
-            xytext=(4, 3),
-            textcoords="offset points",
+    markers = {"(actual file)": "*", "(per image)": "o", "(mosaic)": "s", "(raw bytes)": "^"}
+    cmap = plt.get_cmap("tab20")
+    fig, ax = plt.subplots(figsize=(10, 5.5))
+    for i, r in enumerate(sorted(rows, key=lambda r: r["bpd"])):
+        marker = next(m for suffix, m in markers.items() if r["codec"].endswith(suffix))
+        ax.scatter(
+            r["decode_ips_1"],
+            r["bpd"],
+            marker=marker,
+            s=220 if marker == "*" else 60,
+            color="black" if marker == "*" else cmap(i % 20),
+            label=f"{r['codec']}: {r['bpd']:.3f}",
+            zorder=3,
         )
     ax.set_xscale("log")
+    ax.set_yscale("log")
     ax.set_xlabel("decode throughput, images/s (one core, log scale)")
-    ax.set_ylabel("bits per dimension (lower is better)")
-    ax.set_title(f"Lossless codecs on {name} test images")
+    ax.set_ylabel("bits per dimension (log scale, lower is better)")
+    ax.set_title(f"Lossless codecs on {name} test images (o per image, s mosaic, ^ raw bytes)")
     ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.tight_layout()
     fig.savefig(RESULTS / f"codecs_{name}.png", dpi=120)
 
