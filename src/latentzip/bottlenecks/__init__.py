@@ -1,0 +1,3 @@
+"""Information bottlenecks on feature layers (torch modules)."""
+
+__all__: list[str] = []
