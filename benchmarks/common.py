@@ -45,6 +45,8 @@ def machine() -> dict:
         "cores": os.cpu_count(),
         "python": platform.python_version(),
         "platform": platform.platform(),
+        # other work on the machine skews throughput; the 1-minute load average tells
+        "load_average_1min": os.getloadavg()[0],
     }
 
 
