@@ -138,6 +138,20 @@ class Circuit:
         log_p = log_scale + np.log(root_u @ self.prior)
         return log_p, u, m
 
+    def log_prob(
+        self, x: np.ndarray, evidence: np.ndarray | None = None, batch_size: int = 1024
+    ) -> np.ndarray:
+        """:meth:`upward`'s log P(x_E) (N,) for validated records, in batches of bounded memory."""
+        return np.concatenate(
+            [
+                self.upward(
+                    x[i : i + batch_size],
+                    None if evidence is None else evidence[i : i + batch_size],
+                )[0]
+                for i in range(0, len(x), batch_size)
+            ]
+        )
+
     # ---------------------------------------------------------------- downward pass
     def posteriors(
         self,

@@ -178,9 +178,7 @@ class HCLT:
         return self
 
     def _mean_ll(self, circuit: Circuit, x: np.ndarray) -> float:
-        step = self.config.eval_batch_size
-        total = sum(float(circuit.upward(x[i : i + step])[0].sum()) for i in range(0, len(x), step))
-        return total / len(x)
+        return float(circuit.log_prob(x, batch_size=self.config.eval_batch_size).mean())
 
     def _minibatch_epoch(self, circuit, x, step, rng, progress, epoch):
         cfg = self.config
@@ -242,13 +240,7 @@ class HCLT:
             if evidence.shape != np.shape(x):
                 raise DataError(f"evidence mask {evidence.shape} does not match x {np.shape(x)}")
             x = np.where(evidence, x, 0)
-        x = circuit.validate(x)
-        step = self.config.eval_batch_size
-        parts = [
-            circuit.upward(x[i : i + step], None if evidence is None else evidence[i : i + step])[0]
-            for i in range(0, len(x), step)
-        ]
-        return np.concatenate(parts)
+        return circuit.log_prob(circuit.validate(x), evidence, self.config.eval_batch_size)
 
     def score(self, x: np.ndarray) -> float:
         """Mean log-likelihood (nats) per record."""
