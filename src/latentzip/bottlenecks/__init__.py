@@ -1,3 +1,6 @@
 """Information bottlenecks on feature layers (torch modules)."""
 
-__all__: list[str] = []
+from latentzip.bottlenecks.dropout import Dropout, NestedDropout
+from latentzip.bottlenecks.key_value import KeyValueBottleneck, ema_kmeans
+
+__all__: list[str] = ["Dropout", "KeyValueBottleneck", "NestedDropout", "ema_kmeans"]

@@ -1,0 +1,219 @@
+"""Learners for a class-incremental stream: the key-value bottleneck and the baselines.
+
+All share ``partial_fit(x, y) -> self`` (one task, several epochs; no replay) and
+``predict(x) -> labels``. The bottleneck and the probes take frozen features; the fine-tuned
+encoder takes the images and trains the encoder with its head.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from latentzip.bottlenecks.key_value import KeyValueBottleneck
+from latentzip.continual.encoders import as_float_images
+
+
+def _labels(y) -> torch.Tensor:
+    return torch.as_tensor(np.asarray(y), dtype=torch.long)
+
+
+class LazyAdam:
+    """Adam on the rows of a parameter that a step names; other rows and their moments are
+    left as they are (the semantics of ``torch.optim.SparseAdam``, on a dense gradient, which
+    is much faster on a CPU for small tables). Each row keeps its own step count."""
+
+    def __init__(
+        self, param: torch.Tensor, lr: float, betas=(0.9, 0.999), eps: float = 1e-8
+    ) -> None:
+        self.param, self.lr, self.betas, self.eps = param, lr, betas, eps
+        self.m = torch.zeros_like(param)
+        self.v = torch.zeros_like(param)
+        self.t = torch.zeros(param.shape[0])
+
+    def zero_grad(self) -> None:
+        self.param.grad = None
+
+    @torch.no_grad()
+    def step(self, rows: torch.Tensor) -> None:
+        b1, b2 = self.betas
+        g = self.param.grad[rows]
+        self.t[rows] += 1
+        t = self.t[rows, None]
+        m = self.m[rows].mul_(b1).add_(g, alpha=1 - b1)
+        v = self.v[rows].mul_(b2).addcmul_(g, g, value=1 - b2)
+        self.m[rows], self.v[rows] = m, v
+        update = (m / (1 - b1**t)) / ((v / (1 - b2**t)).sqrt() + self.eps)
+        self.param[rows] -= self.lr * update
+
+
+class KVLearner:
+    """A :class:`KeyValueBottleneck` whose values are trained with :class:`LazyAdam`.
+
+    The key indices of the training samples are computed once per ``partial_fit`` call (each
+    sample belongs to one task) and reused by every epoch, so an epoch is a table look-up, a
+    mean and a cross-entropy. Keys selected in training are marked used; ``predict`` masks the
+    others.
+    """
+
+    def __init__(
+        self,
+        in_dim: int,
+        n_classes: int = 10,
+        *,
+        n_codebooks: int = 64,
+        n_pairs: int = 256,
+        key_dim: int | None = 8,
+        projection: str = "random",
+        decoder: str = "vote",
+        epochs: int = 10,
+        batch_size: int = 256,
+        lr: float = 0.05,
+        seed: int = 0,
+    ) -> None:
+        self.n_classes, self.epochs, self.batch_size, self.lr, self.seed = (
+            n_classes,
+            epochs,
+            batch_size,
+            lr,
+            seed,
+        )
+        torch.manual_seed(seed)
+        value_dim = n_classes if decoder == "vote" else 32
+        self.bottleneck = KeyValueBottleneck(
+            in_dim,
+            n_codebooks,
+            n_pairs,
+            key_dim,
+            value_dim,
+            projection=projection,
+            decoder=decoder,
+            n_classes=n_classes,
+            seed=seed,
+        )
+        self._values_opt: LazyAdam | None = None
+        self._decoder_opt: torch.optim.Optimizer | None = None
+        self._step = 0
+
+    def init_keys(self, x, **kmeans) -> KVLearner:
+        """EMA k-means keys on unlabelled features (see :func:`ema_kmeans`)."""
+        kmeans.setdefault("seed", self.seed)
+        self.bottleneck.init_keys(x, **kmeans)
+        return self
+
+    def partial_fit(self, x, y) -> KVLearner:
+        idx = self.bottleneck.key_indices(x, mask_unused=False)
+        return self.fit_indices(idx, y)
+
+    def fit_indices(self, indices: torch.Tensor, y) -> KVLearner:
+        """Train the values on cached key indices ``(n, C)``."""
+        kv, y = self.bottleneck, _labels(y)
+        kv.mark_used(indices)
+        if self._values_opt is None:
+            self._values_opt = LazyAdam(kv.values, self.lr)
+            if kv.decoder is not None:
+                self._decoder_opt = torch.optim.Adam(kv.decoder.parameters(), lr=1e-3)
+        flat = indices + torch.arange(kv.n_codebooks) * kv.n_pairs
+        kv.train()
+        g = torch.Generator().manual_seed(self.seed * 7919 + self._step)
+        for _ in range(self.epochs):
+            order = torch.randperm(len(y), generator=g)
+            for i in range(0, len(y), self.batch_size):
+                b = order[i : i + self.batch_size]
+                self._values_opt.zero_grad()
+                if self._decoder_opt is not None:
+                    self._decoder_opt.zero_grad()
+                F.cross_entropy(kv.decode(indices[b]), y[b]).backward()
+                self._values_opt.step(flat[b].unique())
+                if self._decoder_opt is not None:
+                    self._decoder_opt.step()
+        self._step += 1
+        kv.eval()
+        return self
+
+    @torch.no_grad()
+    def predict(self, x) -> np.ndarray:
+        self.bottleneck.eval()
+        idx = self.bottleneck.key_indices(x, mask_unused=True)
+        return self.bottleneck.decode(idx).argmax(dim=1).numpy()
+
+
+class TorchLearner:
+    """A network trained with Adam and cross-entropy on each task in turn (no replay)."""
+
+    def __init__(
+        self,
+        net: nn.Module,
+        *,
+        epochs: int = 5,
+        batch_size: int = 128,
+        lr: float = 1e-3,
+        seed: int = 0,
+    ) -> None:
+        self.net, self.epochs, self.batch_size, self.seed = net, epochs, batch_size, seed
+        self.optimizer = torch.optim.Adam(net.parameters(), lr=lr)
+        self._step = 0
+
+    def _inputs(self, x) -> torch.Tensor:
+        return torch.as_tensor(x, dtype=torch.float32)
+
+    def partial_fit(self, x, y) -> TorchLearner:
+        x, y = self._inputs(x), _labels(y)
+        self.net.train()
+        g = torch.Generator().manual_seed(self.seed * 7919 + self._step)
+        for _ in range(self.epochs):
+            order = torch.randperm(len(y), generator=g)
+            for i in range(0, len(y), self.batch_size):
+                b = order[i : i + self.batch_size]
+                self.optimizer.zero_grad()
+                F.cross_entropy(self.net(x[b]), y[b]).backward()
+                self.optimizer.step()
+        self._step += 1
+        self.net.eval()
+        return self
+
+    @torch.no_grad()
+    def predict(self, x, batch_size: int = 4096) -> np.ndarray:
+        self.net.eval()
+        x = self._inputs(x)
+        out = [self.net(x[i : i + batch_size]).argmax(1) for i in range(0, len(x), batch_size)]
+        return torch.cat(out).numpy()
+
+
+class LinearProbe(TorchLearner):
+    """A linear classifier on frozen features."""
+
+    def __init__(self, in_dim: int, n_classes: int = 10, *, seed: int = 0, **kw) -> None:
+        torch.manual_seed(seed)
+        super().__init__(nn.Linear(in_dim, n_classes), seed=seed, **kw)
+
+
+class MLPProbe(TorchLearner):
+    """A one-hidden-layer ReLU network on frozen features."""
+
+    def __init__(
+        self, in_dim: int, n_classes: int = 10, *, hidden: int = 256, seed: int = 0, **kw
+    ) -> None:
+        torch.manual_seed(seed)
+        net = nn.Sequential(nn.Linear(in_dim, hidden), nn.ReLU(), nn.Linear(hidden, n_classes))
+        super().__init__(net, seed=seed, **kw)
+
+
+class FineTuneEncoder(TorchLearner):
+    """The encoder (a copy, so the frozen one is untouched) and a linear head, trained on
+    uint8 images end to end."""
+
+    def __init__(
+        self, encoder, n_classes: int = 10, *, seed: int = 0, epochs: int = 1, **kw
+    ) -> None:
+        torch.manual_seed(seed)
+        body = copy.deepcopy(encoder.module())
+        net = nn.Sequential(body, nn.Linear(encoder.dim, n_classes))
+        super().__init__(net, seed=seed, epochs=epochs, **kw)
+
+    def _inputs(self, x) -> torch.Tensor:
+        return as_float_images(x)
