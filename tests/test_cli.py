@@ -166,3 +166,29 @@ def test_fortran_ordered_npy_comes_back_byte_identical(workspace):
         == 0
     )
     assert (root / "f_back.npy").read_bytes() == src.read_bytes()
+
+
+def test_train_never_overwrites_data_or_a_model_without_force(workspace, capsys):
+    root, _, model = workspace
+    data = root / "train.npy"
+    before = data.read_bytes()
+    assert main(["train", str(data), "-o", str(data), "-q", "--epochs", "1"]) == 2
+    assert data.read_bytes() == before
+    assert "overwrite the training data" in capsys.readouterr().err
+    stamp = model.read_bytes()
+    assert main(["train", str(data), "-o", str(model), "-q", "--epochs", "1"]) == 2
+    assert model.read_bytes() == stamp
+    again = root / "again.model"
+    args = [
+        "train",
+        str(data),
+        "-o",
+        str(again),
+        "-q",
+        "--epochs",
+        "1",
+        "--valid",
+        str(root / "test.npy"),
+    ]
+    assert main(args) == 0
+    assert main([*args, "--force"]) == 0

@@ -28,6 +28,7 @@ def _train(args) -> None:
         if v is not None
     }
     cfg = getattr(HCLTConfig, args.config)(**overrides)
+    _check_model_output(args)  # before training, which can take hours
     if _is_table(args.data):
         _train_table(args, cfg)
         return
@@ -38,9 +39,16 @@ def _train(args) -> None:
     from latentzip.data import load
 
     data = load(args.data)
+    valid = load(args.valid).data if args.valid else None
+    if valid is not None and args.checkpoint:
+        raise LatentzipError("--valid (early stopping) cannot be combined with --checkpoint")
     start = time.perf_counter()
     model = HCLT(cfg).fit(
-        data.data, data.n_categories, checkpoint=args.checkpoint, progress=not args.quiet
+        data.data,
+        data.n_categories,
+        valid=valid,
+        checkpoint=args.checkpoint,
+        progress=not args.quiet,
     )
     model.save(args.output)
     print(
@@ -51,6 +59,14 @@ def _train(args) -> None:
     if args.test:
         test = load(args.test)
         print(f"test  bits/dim: {model.bits_per_dim(test.data):.4f}")
+
+
+def _check_model_output(args) -> None:
+    out = Path(args.output)
+    if out.exists() and out.resolve() == Path(args.data).resolve():
+        raise LatentzipError("the model would overwrite the training data")
+    if out.exists() and not args.force:
+        raise LatentzipError(f"{out} exists; pass --force to overwrite it")
 
 
 def _train_distributed(args, cfg) -> None:
@@ -186,19 +202,19 @@ def _decompress(args) -> None:
 
 
 def _info(args) -> None:
-    from latentzip.coding.container import unpack
+    from latentzip.coding.container import VERSION, unpack
 
     blob = _read(args.input)
     c = unpack(blob)
     h = c.header
     dims = h["n_samples"] * int(np.prod(h["sample_shape"]))
     print(f"file:        {args.input} ({len(blob)} bytes)")
-    print(f"codec:       {h['codec']} (container v{1}), precision {h['precision']} bits")
+    print(f"codec:       {h['codec']} (container v{VERSION}), precision {h['precision']} bits")
     print(f"model:       {h['model_fingerprint']}" + (" (embedded)" if c.model else ""))
     print(f"samples:     {h['n_samples']} x {tuple(h['sample_shape'])} {h['dtype']}")
     print(f"records:     {len(c.index)} (blocks of up to {h['block_size']} samples)")
     print(f"source:      {h.get('meta', {}).get('kind', 'array')}")
-    print(f"bits/dim:    {8 * len(blob) / dims:.4f}")
+    print(f"bits/dim:    {8 * len(blob) / dims:.4f}" if dims else "bits/dim:    n/a (empty)")
 
 
 def _is_table(path) -> bool:
@@ -426,7 +442,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("data", help="idx(.gz), .npy, a folder of PNGs, 'digits', or a .csv(.gz)")
     p.add_argument("-o", "--output", required=True, help="model file to write (.npz)")
     p.add_argument("--test", help="held-out data to report bits/dim on")
-    p.add_argument("--valid", help="CSV tables: held-out table; the best epoch on it is kept")
+    p.add_argument("--valid", help="held-out data; the best epoch on it is kept")
     p.add_argument("--config", default="quick", choices=["quick", "mnist", "mnist_long"])
     p.add_argument("--latents", type=int, help="K, latent states per variable")
     p.add_argument("--epochs", type=int, help="mini-batch EM epochs")
@@ -434,6 +450,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int)
     p.add_argument("--seed", type=int)
     p.add_argument("--checkpoint", help="save state after each epoch here; resume from it")
+    p.add_argument("-f", "--force", action="store_true", help="overwrite an existing model")
     p.add_argument("-q", "--quiet", action="store_true")
     _add_cluster(p)
     p.set_defaults(func=_train)

@@ -83,3 +83,11 @@ def test_validate_symbols():
 def test_mnist_from_shared_data():
     data = load(shared_file("mnist/t10k-images-idx3-ubyte.gz"))
     assert data.data.shape == (10_000, 784) and data.shape == (28, 28)
+
+
+def test_corrupt_png_is_a_data_error(tmp_path):
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    (folder / "a.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    with pytest.raises(DataError, match="not a readable PNG"):
+        load(folder)

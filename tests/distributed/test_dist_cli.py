@@ -222,5 +222,6 @@ def test_cli_local_workers(tmp_path, capsys, images, shards):
     assert main(["compress", str(tmp_path / "all.npy"), "-m", str(model), "-o", str(plain)]) == 0
     assert main(["decompress", str(plain), "-m", str(model), "-o", str(out), "--workers", "1"]) == 0
     assert out.read_bytes() == (tmp_path / "all.npy").read_bytes()
-    assert main(["train", str(tmp_path / "none-*.npy"), "-o", str(model), "--workers", "1"]) == 2
+    none = str(tmp_path / "none-*.npy")
+    assert main(["train", none, "-o", str(tmp_path / "m2.npz"), "--workers", "1"]) == 2
     assert "no shards" in capsys.readouterr().err

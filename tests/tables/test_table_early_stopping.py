@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from latentzip.circuits import HCLT, HCLTConfig
-from latentzip.errors import DataError
+from latentzip.errors import DataError, ModelError
 
 
 def _data(seed, n, flip):
@@ -47,7 +47,7 @@ def test_valid_is_checked(tmp_path):
         HCLT(HCLTConfig.quick(epochs=1)).fit(x, 2, valid=x[:, :3], progress=False)
     with pytest.raises(DataError):
         HCLT(HCLTConfig.quick(epochs=1)).fit(x, 2, valid=x + 5, progress=False)
-    with pytest.raises(ValueError, match="checkpoint"):
+    with pytest.raises(ModelError, match="checkpoint"):
         HCLT(HCLTConfig.quick(epochs=1)).fit(
             x, 2, valid=x, checkpoint=tmp_path / "c", progress=False
         )

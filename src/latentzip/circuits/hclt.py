@@ -125,13 +125,14 @@ class HCLT:
         cats = np.broadcast_to(np.asarray(n_categories, dtype=np.int64), (x.shape[1],)).copy()
         if valid is not None:
             if checkpoint:
-                raise ValueError("valid (early stopping) cannot be combined with checkpoint")
+                raise ModelError("valid (early stopping) cannot be combined with checkpoint")
             if np.ndim(valid) != 2 or np.shape(valid)[1] != x.shape[1]:
                 raise DataError(f"valid has shape {np.shape(valid)}, x has {x.shape[1]} variables")
             valid = validate_symbols(valid, cats)
         best: tuple[float, Circuit, int] | None = None
         rng = np.random.default_rng(cfg.seed)
-        state = _load_checkpoint(checkpoint, cfg, x) if checkpoint else None
+        tag = _data_tag(cfg, x) if checkpoint else ""  # hashed once, not every epoch
+        state = _load_checkpoint(checkpoint, tag) if checkpoint else None
         if state is None:
             tree = chow_liu_tree(
                 mutual_information(
@@ -165,7 +166,7 @@ class HCLT:
                 }
             )
             if checkpoint:
-                _save_checkpoint(checkpoint, cfg, x, circuit, history, rng.bit_generator.state)
+                _save_checkpoint(checkpoint, tag, circuit, history, rng.bit_generator.state)
             if valid is not None:
                 history[-1]["valid_ll"] = vll = self._mean_ll(circuit, valid)
                 if best is None or vll > best[0]:
@@ -280,15 +281,15 @@ def _data_tag(cfg: HCLTConfig, x: np.ndarray) -> str:
     return h.hexdigest()
 
 
-def _save_checkpoint(path, cfg, x, circuit, history, rng_state) -> None:
-    meta = {"tag": _data_tag(cfg, x), "history": history, "rng": rng_state}
+def _save_checkpoint(path, tag, circuit, history, rng_state) -> None:
+    meta = {"tag": tag, "history": history, "rng": rng_state}
     model_io.save(circuit, path, meta)
 
 
-def _load_checkpoint(path, cfg, x):
+def _load_checkpoint(path, tag):
     if not Path(path).exists():
         return None
     circuit, meta = model_io.load(path)
-    if meta.get("tag") != _data_tag(cfg, x):
+    if meta.get("tag") != tag:
         raise ModelError(f"{path}: checkpoint was made with other data or settings")
     return circuit, meta["history"], meta["rng"]

@@ -58,14 +58,14 @@ def _predict(v, p, prior, edges, leaves_t, n_valid, out, up, probs):
 
 
 @numba.njit(parallel=True, cache=True)
-def _observe(v, values, close, parent, edges_t, leaves_t, up):
+def _observe(v, values, close, parent, edges_t, leaves_t, up, scratch):
     # edges_t[w, j, a] = P(Z_w = j | Z_parent = a): the message to the parent is a sum over j.
     n, _, k = up.shape
     for r in numba.prange(n):
         x = values[r]
         for j in range(k):
             up[r, v, j] = leaves_t[v, j, x]
-        m = np.empty(k)
+        m = scratch[r]
         for i in range(close.shape[0]):
             w = close[i]
             p = parent[w]
@@ -113,6 +113,7 @@ class IncrementalConditionals:
         self._out = np.zeros((n, d, k))
         self._up = np.ones((n, d, k))
         self._probs = np.zeros((n, circuit.leaves.shape[1]))
+        self._scratch = np.empty((n, k))  # per-record message buffer of the kernels
         self._prior = np.ascontiguousarray(circuit.prior, dtype=np.float64)
         self._edges = np.ascontiguousarray(circuit.edges, dtype=np.float64)
         self._edges_t = np.ascontiguousarray(self._edges.transpose(0, 2, 1))
@@ -150,6 +151,7 @@ class IncrementalConditionals:
             self._edges_t,
             self._leaves_t,
             self._up,
+            self._scratch,
         )
         self._next = t + 1
 

@@ -128,10 +128,13 @@ def load_png_folder(path: str | Path) -> Dataset:
         raise DataError(f"{folder}: no .png files")
     images = []
     for f in files:
-        with Image.open(f) as im:
-            if im.mode != "L":
-                raise DataError(f"{f}: PNG mode {im.mode!r} unsupported (only 8-bit grey 'L')")
-            images.append(np.asarray(im, dtype=np.uint8))
+        try:
+            with Image.open(f) as im:
+                if im.mode != "L":
+                    raise DataError(f"{f}: PNG mode {im.mode!r} unsupported (only 8-bit grey 'L')")
+                images.append(np.asarray(im, dtype=np.uint8))
+        except OSError as exc:  # PIL's UnidentifiedImageError and truncated-file errors
+            raise DataError(f"{f}: not a readable PNG ({exc})") from exc
     shapes = {im.shape for im in images}
     if len(shapes) != 1:
         raise DataError(f"{folder}: images differ in size: {sorted(shapes)}")
