@@ -46,3 +46,12 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def save_figure(fig, path: str | Path, *, dpi: int = 120, force: bool = True) -> Path:
+    """Render a matplotlib figure to PNG and write it with :func:`atomic_write`."""
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    return atomic_write(path, buf.getvalue(), force=force)

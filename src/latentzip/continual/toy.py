@@ -13,6 +13,7 @@ import torch
 from latentzip.continual.evaluate import StreamResult, run_stream
 from latentzip.continual.learners import KVLearner, LinearProbe, MLPProbe
 from latentzip.continual.stream import ClassIncrementalStream
+from latentzip.files import save_figure
 
 TOY_TASKS = ((0, 4), (1, 5), (2, 6), (3, 7))
 
@@ -132,6 +133,6 @@ def plot_toy(result: ToyResult, path: str | Path) -> Path:
             ax.set_yticks([])
     fig.tight_layout()
     path = Path(path)
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
     return path

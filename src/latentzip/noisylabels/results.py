@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from latentzip.files import atomic_write, save_figure
+
 __all__ = ["MethodResult", "markdown_table", "plot_curves", "summarise", "write_json"]
 
 
@@ -113,7 +115,7 @@ def write_json(path: str | Path, results: list[MethodResult], **meta) -> dict:
         "summary": summarise(results),
         "runs": [r.to_dict() for r in results],
     }
-    Path(path).write_text(json.dumps(payload, indent=2) + "\n")
+    atomic_write(path, (json.dumps(payload, indent=2) + "\n").encode())
     return payload
 
 
@@ -150,5 +152,5 @@ def plot_curves(panels: dict[str, list[MethodResult]], path: str | Path, title: 
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    save_figure(fig, path, dpi=120)
     plt.close(fig)
