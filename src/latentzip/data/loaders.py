@@ -86,7 +86,7 @@ def _images(array: np.ndarray, names: tuple[str, ...] | None = None) -> Dataset:
 def load_idx(path: str | Path) -> Dataset:
     """Read an idx file of unsigned bytes (MNIST layout), gzip-compressed or raw."""
     path = Path(path)
-    raw = _read_maybe_gzip(path)
+    raw = read_maybe_gzip(path)
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
         raise DataError(f"{path}: not an idx file (bad magic)")
     if raw[2] != IDX_UBYTE:
@@ -166,7 +166,8 @@ def load(path: str | Path) -> Dataset:
     raise DataError(f"{path}: unsupported input (expected idx, .npy, or a folder of PNGs)")
 
 
-def _read_maybe_gzip(path: Path) -> bytes:
+def read_maybe_gzip(path: Path) -> bytes:
+    """The bytes of ``path``, gunzipped if they are gzip; :class:`DataError` if unreadable."""
     try:
         raw = path.read_bytes()
         return gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from latentzip.data.loaders import Dataset, _read_maybe_gzip, load
+from latentzip.data.loaders import Dataset, load, read_maybe_gzip
 from latentzip.errors import DataError
 from latentzip.files import atomic_write
 
@@ -35,7 +35,7 @@ def read_source(path: str | Path) -> tuple[np.ndarray, dict]:
             "header": base64.b64encode(raw[:offset]).decode(),
             "fortran": fortran,
         }
-    raw = _read_maybe_gzip(path)
+    raw = read_maybe_gzip(path)
     header_len = len(raw) - samples.nbytes
     return samples, {"kind": "idx", "header": base64.b64encode(raw[:header_len]).decode()}
 

@@ -6,13 +6,13 @@ is added; only the remaining training labels are corrupted.
 
 from __future__ import annotations
 
-import gzip
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from latentzip.data.loaders import read_maybe_gzip
 from latentzip.errors import DataError
 from latentzip.noisylabels.noise import Noise
 
@@ -29,11 +29,7 @@ FILES = (
 def read_labels(path: str | Path) -> np.ndarray:
     """Read an idx1 label file (MNIST layout), gzip-compressed or raw, as int64 ``(n,)``."""
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-        raw = gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        raise DataError(f"{path}: cannot read ({exc})") from exc
+    raw = read_maybe_gzip(path)
     if len(raw) < 8 or raw[:4] != b"\x00\x00\x08\x01":
         raise DataError(f"{path}: not an idx1 ubyte label file (bad magic)")
     n = int.from_bytes(raw[4:8], "big")

@@ -18,13 +18,13 @@ alone would have.
 from __future__ import annotations
 
 import csv
-import gzip
 import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from latentzip.data.loaders import read_maybe_gzip
 from latentzip.errors import DataError
 
 __all__ = ["CsvFormat", "Table", "format_csv", "is_csv_path", "is_number", "parse_csv", "read_csv"]
@@ -127,13 +127,7 @@ def read_csv(
     path: str | Path, *, header: bool | None = None, delimiter: str = ","
 ) -> tuple[Table, bytes]:
     """Read a CSV file (``.gz`` is decompressed first): the table and the CSV bytes."""
-    path = Path(path)
-    try:
-        raw = path.read_bytes()
-        if raw[:2] == b"\x1f\x8b":
-            raw = gzip.decompress(raw)
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        raise DataError(f"{path}: cannot read ({exc})") from exc
+    raw = read_maybe_gzip(Path(path))
     return parse_csv(raw, header=header, delimiter=delimiter, source=str(path)), raw
 
 
