@@ -13,22 +13,35 @@ import numpy as np
 from latentzip.errors import LatentzipError
 
 
+def _given(**values):
+    """The keyword arguments the user actually gave (argparse leaves the others None)."""
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _output(
+    out: Path, source, *, force: bool, folder_ok: bool = False, role: str = "input"
+) -> Path:
+    """Refuse to write over the input, or over an existing file without ``--force``."""
+    if out.exists() and out.resolve() == Path(source).resolve():
+        raise LatentzipError(f"the output would overwrite the {role} {source}")
+    if out.exists() and not force and not (folder_ok and out.is_dir()):
+        raise LatentzipError(f"{out} exists; pass --force to overwrite it")
+    return out
+
+
 def _train(args) -> None:
     from latentzip.circuits import HCLTConfig
 
-    overrides = {
-        k: v
-        for k, v in (
-            ("n_latents", args.latents),
-            ("epochs", args.epochs),
-            ("batch_size", args.batch_size),
-            ("full_batch_epochs", args.full_batch_epochs),
-            ("seed", args.seed),
-        )
-        if v is not None
-    }
+    overrides = _given(
+        n_latents=args.latents,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        full_batch_epochs=args.full_batch_epochs,
+        seed=args.seed,
+    )
     cfg = getattr(HCLTConfig, args.config)(**overrides)
-    _check_model_output(args)  # before training, which can take hours
+    # checked before training, which can take hours
+    _output(Path(args.output), args.data, force=args.force, role="training data")
     if _is_table(args.data):
         _train_table(args, cfg)
         return
@@ -59,14 +72,6 @@ def _train(args) -> None:
     if args.test:
         test = load(args.test)
         print(f"test  bits/dim: {model.bits_per_dim(test.data):.4f}")
-
-
-def _check_model_output(args) -> None:
-    out = Path(args.output)
-    if out.exists() and out.resolve() == Path(args.data).resolve():
-        raise LatentzipError("the model would overwrite the training data")
-    if out.exists() and not args.force:
-        raise LatentzipError(f"{out} exists; pass --force to overwrite it")
 
 
 def _train_distributed(args, cfg) -> None:
@@ -110,11 +115,9 @@ def _compress(args) -> None:
 
     if _distributed(args) and not args.output and glob.has_magic(args.input):
         raise LatentzipError("give the output file with -o when the input is a glob")
-    out = Path(args.output or f"{str(args.input).rstrip('/')}.lz")
-    if out.resolve() == Path(args.input).resolve():
-        raise LatentzipError("the output would overwrite the input")
-    if out.exists() and not args.force:
-        raise LatentzipError(f"{out} exists; pass --force to overwrite it")
+    out = _output(
+        Path(args.output or f"{str(args.input).rstrip('/')}.lz"), args.input, force=args.force
+    )
     model = HCLT.load(args.model)
     block_size = 64 if args.block_size is None else args.block_size
     cfg = CodecConfig(block_size=block_size, embed_model=args.embed_model)
@@ -183,11 +186,7 @@ def _decompress(args) -> None:
         return
     model = HCLT.load(args.model) if args.model else None
     decoder = Decoder(blob, model)  # checks the container and the model before any work
-    out = Path(args.output or str(args.input).removesuffix(".lz") + ".restored")
-    if out.exists() and out.resolve() == Path(args.input).resolve():
-        raise LatentzipError("the output would overwrite the input")
-    if out.exists() and not out.is_dir() and not args.force:
-        raise LatentzipError(f"{out} exists; pass --force to overwrite it")
+    out = _output(_restored_path(args), args.input, force=args.force, folder_ok=True)
     if _distributed(args):
         _decompress_distributed(args, blob, model, out)
         return
@@ -199,6 +198,10 @@ def _decompress(args) -> None:
         f"{args.input}: {len(samples)} samples restored ({len(samples) / seconds:.0f} "
         f"samples/s) -> {out}"
     )
+
+
+def _restored_path(args) -> Path:
+    return Path(args.output or str(args.input).removesuffix(".lz") + ".restored")
 
 
 def _info(args) -> None:
@@ -275,11 +278,7 @@ def _compress_table(args) -> None:
     from latentzip.tables import TableModel, compress, read_csv
 
     _no_cluster_for_tables(args)
-    out = Path(args.output or f"{args.input}.lz")
-    if out.resolve() == Path(args.input).resolve():
-        raise LatentzipError("the output would overwrite the input")
-    if out.exists() and not args.force:
-        raise LatentzipError(f"{out} exists; pass --force to overwrite it")
+    out = _output(Path(args.output or f"{args.input}.lz"), args.input, force=args.force)
     model = TableModel.load(args.model)
     schema = model.schema_
     table, raw = read_csv(args.input, header=schema.header, delimiter=schema.delimiter)
@@ -315,11 +314,7 @@ def _decompress_table(args, blob: bytes) -> None:
 
     _no_cluster_for_tables(args)
     model = TableModel.load(args.model) if args.model else None
-    out = Path(args.output or str(args.input).removesuffix(".lz") + ".restored")
-    if out.exists() and out.resolve() == Path(args.input).resolve():
-        raise LatentzipError("the output would overwrite the input")
-    if out.exists() and not args.force:
-        raise LatentzipError(f"{out} exists; pass --force to overwrite it")
+    out = _output(_restored_path(args), args.input, force=args.force)
     start = time.perf_counter()
     raw = decompress(blob, model)
     atomic_write(out, raw, force=args.force)
@@ -350,18 +345,7 @@ def _continual(args) -> None:
     if not methods or any(m not in cl.images.METHODS for m in methods):
         raise LatentzipError(f"--methods takes a subset of {','.join(cl.images.METHODS)}")
     kv = (cl.KVConfig.quick if args.quick else cl.KVConfig)()
-    kv = replace(
-        kv,
-        **{
-            k: v
-            for k, v in (
-                ("n_codebooks", args.codebooks),
-                ("n_pairs", args.pairs),
-                ("key_dim", args.key_dim),
-            )
-            if v is not None
-        },
-    )
+    kv = replace(kv, **_given(n_codebooks=args.codebooks, n_pairs=args.pairs, key_dim=args.key_dim))
     encoder = cl.frozen_encoder(
         args.encoder, args.stream, args.data, args.cache, progress=not args.quiet
     )
@@ -387,15 +371,7 @@ def _noisy(args) -> None:
     for out in (args.output, args.plot):
         if out and Path(out).exists() and not args.force:
             raise LatentzipError(f"{out} exists; pass --force to overwrite it")
-    overrides = {
-        k: v
-        for k, v in (
-            ("arch", args.model),
-            ("epochs", args.epochs),
-            ("finetune_epochs", args.finetune_epochs),
-        )
-        if v is not None
-    }
+    overrides = _given(arch=args.model, epochs=args.epochs, finetune_epochs=args.finetune_epochs)
     cfg = nl.TrainConfig.quick(**overrides) if args.quick else nl.TrainConfig(**overrides)
     x, y, x_test, y_test = nl.load_folder(args.data)
     noise = nl.Noise(args.noise, args.rate)
