@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from latentzip.errors import LatentzipError
+from latentzip.motion.cli import add_motion_parser
+from latentzip.splats.cli import add_splats_parser
 
 
 def _given(**values):
@@ -502,6 +504,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-f", "--force", action="store_true", help="overwrite existing outputs")
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=_noisy)
+
+    add_splats_parser(sub)
+    add_motion_parser(sub)
     return parser
 
 

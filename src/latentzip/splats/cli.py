@@ -1,0 +1,12 @@
+"""``latentzip splats``: capture multi-view data, fit DualGS, render, compress."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_splats_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Register ``latentzip splats <verb>``; heavy imports happen inside each verb."""
+    p = sub.add_parser("splats", help="volumetric video with dual Gaussian splatting")
+    p.add_subparsers(dest="splats_verb", required=True)
+    return p
