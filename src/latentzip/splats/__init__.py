@@ -6,5 +6,14 @@ Volumetric Videos", SIGGRAPH Asia 2024).
 
 from latentzip.splats.gaussians import Gaussians, sh_bands, sh_degree
 from latentzip.splats.ply import ply_bytes, read_ply, write_ply
+from latentzip.splats.sequence import DualGSSequence
 
-__all__ = ["Gaussians", "ply_bytes", "read_ply", "sh_bands", "sh_degree", "write_ply"]
+__all__ = [
+    "DualGSSequence",
+    "Gaussians",
+    "ply_bytes",
+    "read_ply",
+    "sh_bands",
+    "sh_degree",
+    "write_ply",
+]
