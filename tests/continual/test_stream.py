@@ -1,5 +1,3 @@
-import gzip
-
 import numpy as np
 import pytest
 from conftest import shared_file
@@ -10,7 +8,6 @@ from latentzip.continual.stream import (
     ClassIncrementalStream,
     class_split,
     load_labelled,
-    load_labels,
 )
 from latentzip.errors import DataError
 
@@ -52,17 +49,6 @@ def test_run_stream_and_iid_on_separable_features():
     assert r.per_class[0, :2].tolist() == [1.0, 1.0]
     assert r.per_class[1, 2:].tolist() == [1.0, 1.0]
     assert run_iid(LinearProbe(4, 4, epochs=50, lr=0.05), x, y, x, y, 4) == 1.0
-
-
-def test_load_labels(tmp_path):
-    labels = np.array([3, 1, 4, 1, 5], dtype=np.uint8)
-    raw = bytes([0, 0, 8, 1]) + (5).to_bytes(4, "big") + labels.tobytes()
-    (tmp_path / "l-idx1-ubyte.gz").write_bytes(gzip.compress(raw))
-    assert load_labels(tmp_path / "l-idx1-ubyte.gz").tolist() == [3, 1, 4, 1, 5]
-    images = bytes([0, 0, 8, 2]) + (2).to_bytes(4, "big") + (2).to_bytes(4, "big") + bytes(4)
-    (tmp_path / "i-idx2-ubyte").write_bytes(images)
-    with pytest.raises(DataError, match="not a label file"):
-        load_labels(tmp_path / "i-idx2-ubyte")
 
 
 def test_shared_mnist_labels():

@@ -91,3 +91,21 @@ def test_corrupt_png_is_a_data_error(tmp_path):
     (folder / "a.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
     with pytest.raises(DataError, match="not a readable PNG"):
         load(folder)
+
+
+def test_load_labels(tmp_path):
+    from latentzip.data import load_labels
+
+    labels = bytes([3, 1, 4, 1, 5])
+    path = tmp_path / "l-idx1-ubyte.gz"
+    path.write_bytes(gzip.compress(bytes([0, 0, 8, 1]) + (5).to_bytes(4, "big") + labels))
+    assert load_labels(path).tolist() == [3, 1, 4, 1, 5]
+    assert load_labels(path).dtype == np.int64
+    images = bytes([0, 0, 8, 2]) + (2).to_bytes(4, "big") + (2).to_bytes(4, "big") + bytes(4)
+    (tmp_path / "i-idx2-ubyte").write_bytes(images)
+    with pytest.raises(DataError, match="not an idx1"):
+        load_labels(tmp_path / "i-idx2-ubyte")
+    short = tmp_path / "short-idx1-ubyte"
+    short.write_bytes(bytes([0, 0, 8, 1]) + (9).to_bytes(4, "big") + labels)
+    with pytest.raises(DataError, match="header says 9"):
+        load_labels(short)

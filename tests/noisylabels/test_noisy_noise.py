@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import gzip
-
 import numpy as np
 import pytest
 
 from latentzip.errors import DataError
-from latentzip.noisylabels import Noise, make_split, pair_flip, read_labels, symmetric
+from latentzip.noisylabels import Noise, make_split, pair_flip, symmetric
 from latentzip.noisylabels.noise import corrupt
 
 
@@ -71,13 +69,3 @@ def test_validation_split_is_cut_before_noise():
     assert abs(split.actual_noise_rate - 0.5) < 0.06
     again = make_split(x, y, xt, yt, Noise("symmetric", 0.5), seed=4)
     assert (again.y_train == split.y_train).all()
-
-
-def test_read_labels(tmp_path):
-    path = tmp_path / "labels-idx1-ubyte.gz"
-    path.write_bytes(gzip.compress(b"\x00\x00\x08\x01" + (3).to_bytes(4, "big") + b"\x07\x00\x02"))
-    assert read_labels(path).tolist() == [7, 0, 2]
-    bad = tmp_path / "bad"
-    bad.write_bytes(b"\x00\x00\x08\x03" + bytes(8))
-    with pytest.raises(DataError):
-        read_labels(bad)

@@ -33,7 +33,6 @@ from latentzip.continual.stream import (
     ClassIncrementalStream,
     class_split,
     load_labelled,
-    load_labels,
 )
 from latentzip.continual.toy import make_toy, plot_toy, run_toy
 
@@ -53,7 +52,6 @@ __all__ = [
     "frozen_encoder",
     "load_cnn",
     "load_labelled",
-    "load_labels",
     "make_learner",
     "make_toy",
     "per_class_accuracy",

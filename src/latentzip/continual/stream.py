@@ -61,16 +61,6 @@ class ClassIncrementalStream:
             yield self.task_rows(t)
 
 
-def load_labels(path: str | Path) -> np.ndarray:
-    """Read an idx1 label file (raw or ``.gz``) -> ``(n,)`` int64."""
-    from latentzip.data import load_idx
-
-    data = load_idx(path)
-    if data.data.shape[1] != 1:
-        raise DataError(f"{path}: not a label file (records have {data.data.shape[1]} values)")
-    return data.data[:, 0].astype(np.int64)
-
-
 @dataclass(frozen=True)
 class LabelledImages:
     """Images ``(n, 28, 28)`` uint8 and labels ``(n,)`` int64."""
@@ -81,7 +71,7 @@ class LabelledImages:
 
 def load_labelled(root: str | Path, dataset: str, split: str) -> LabelledImages:
     """MNIST or Fashion-MNIST (``dataset`` in mnist, fashion; ``split`` in train, test)."""
-    from latentzip.data import load_idx
+    from latentzip.data import load_idx, load_labels
 
     if dataset not in FOLDERS:
         raise DataError(f"unknown dataset {dataset!r}: choose from {sorted(FOLDERS)}")

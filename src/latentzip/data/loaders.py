@@ -107,6 +107,18 @@ def load_idx(path: str | Path) -> Dataset:
     return _images(array)
 
 
+def load_labels(path: str | Path) -> np.ndarray:
+    """Read an idx1 label file (MNIST layout), gzip-compressed or raw, as int64 ``(n,)``."""
+    path = Path(path)
+    raw = read_maybe_gzip(path)
+    if len(raw) < 8 or raw[:4] != b"\x00\x00\x08\x01":
+        raise DataError(f"{path}: not an idx1 ubyte label file (bad magic)")
+    n = int.from_bytes(raw[4:8], "big")
+    if len(raw) != 8 + n:
+        raise DataError(f"{path}: {len(raw) - 8} label bytes, header says {n}")
+    return np.frombuffer(raw, dtype=np.uint8, offset=8).astype(np.int64)
+
+
 def load_npy(path: str | Path) -> Dataset:
     """Read a ``.npy`` uint8 array of shape ``(n, ...)``: one record per leading index."""
     try:

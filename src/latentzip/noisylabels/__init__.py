@@ -16,7 +16,7 @@ them with Co-teaching.
 [('ce', 2), ('nested+coteaching', 3)]
 """
 
-from latentzip.noisylabels.data import NoisySplit, load_folder, make_split, read_labels
+from latentzip.noisylabels.data import NoisySplit, load_folder, make_split
 from latentzip.noisylabels.methods import METHODS, run_methods
 from latentzip.noisylabels.models import FeatureClassifier, make_model
 from latentzip.noisylabels.noise import Noise, pair_flip, symmetric, transition_matrix
@@ -45,7 +45,6 @@ __all__ = [
     "markdown_table",
     "pair_flip",
     "plot_curves",
-    "read_labels",
     "run_methods",
     "summarise",
     "symmetric",

@@ -1,4 +1,4 @@
-"""Images and labels for noisy-label training: an idx label reader and seeded splits.
+"""Images and labels for noisy-label training: MNIST-style folders and seeded splits.
 
 The clean validation split (10% of the training records by default) is cut before any noise
 is added; only the remaining training labels are corrupted.
@@ -12,11 +12,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from latentzip.data.loaders import read_maybe_gzip
+from latentzip.data.loaders import load_labels
 from latentzip.errors import DataError
 from latentzip.noisylabels.noise import Noise
 
-__all__ = ["NoisySplit", "load_folder", "make_split", "read_labels"]
+__all__ = ["NoisySplit", "load_folder", "make_split"]
 
 FILES = (
     "train-images-idx3-ubyte.gz",
@@ -24,18 +24,6 @@ FILES = (
     "t10k-images-idx3-ubyte.gz",
     "t10k-labels-idx1-ubyte.gz",
 )
-
-
-def read_labels(path: str | Path) -> np.ndarray:
-    """Read an idx1 label file (MNIST layout), gzip-compressed or raw, as int64 ``(n,)``."""
-    path = Path(path)
-    raw = read_maybe_gzip(path)
-    if len(raw) < 8 or raw[:4] != b"\x00\x00\x08\x01":
-        raise DataError(f"{path}: not an idx1 ubyte label file (bad magic)")
-    n = int.from_bytes(raw[4:8], "big")
-    if len(raw) != 8 + n:
-        raise DataError(f"{path}: {len(raw) - 8} label bytes, header says {n}")
-    return np.frombuffer(raw, dtype=np.uint8, offset=8).astype(np.int64)
 
 
 def load_folder(folder: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -51,7 +39,7 @@ def load_folder(folder: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray,
         raise DataError(f"{folder}: missing {', '.join(missing)}")
     out = []
     for images, labels in ((FILES[0], FILES[1]), (FILES[2], FILES[3])):
-        ds, y = load(folder / images), read_labels(folder / labels)
+        ds, y = load(folder / images), load_labels(folder / labels)
         if ds.n_records != len(y):
             raise DataError(f"{folder}: {ds.n_records} images but {len(y)} labels")
         out += [ds.data.reshape((ds.n_records, *ds.shape)), y]
