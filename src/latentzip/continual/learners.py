@@ -8,6 +8,7 @@ encoder takes the images and trains the encoder with its head.
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
 
 import numpy as np
 import torch
@@ -119,18 +120,14 @@ class KVLearner:
                 self._decoder_opt = torch.optim.Adam(kv.decoder.parameters(), lr=1e-3)
         flat = indices + torch.arange(kv.n_codebooks) * kv.n_pairs
         kv.train()
-        g = torch.Generator().manual_seed(self.seed * 7919 + self._step)
-        for _ in range(self.epochs):
-            order = torch.randperm(len(y), generator=g)
-            for i in range(0, len(y), self.batch_size):
-                b = order[i : i + self.batch_size]
-                self._values_opt.zero_grad()
-                if self._decoder_opt is not None:
-                    self._decoder_opt.zero_grad()
-                F.cross_entropy(kv.decode(indices[b]), y[b]).backward()
-                self._values_opt.step(flat[b].unique())
-                if self._decoder_opt is not None:
-                    self._decoder_opt.step()
+        for b in _minibatches(len(y), self.epochs, self.batch_size, self.seed * 7919 + self._step):
+            self._values_opt.zero_grad()
+            if self._decoder_opt is not None:
+                self._decoder_opt.zero_grad()
+            F.cross_entropy(kv.decode(indices[b]), y[b]).backward()
+            self._values_opt.step(flat[b].unique())
+            if self._decoder_opt is not None:
+                self._decoder_opt.step()
         self._step += 1
         kv.eval()
         return self
@@ -140,6 +137,15 @@ class KVLearner:
         self.bottleneck.eval()
         idx = self.bottleneck.key_indices(x, mask_unused=True)
         return self.bottleneck.decode(idx).argmax(dim=1).numpy()
+
+
+def _minibatches(n: int, epochs: int, batch_size: int, seed: int) -> Iterator[torch.Tensor]:
+    """Index batches of ``epochs`` seeded shuffles of ``range(n)``."""
+    g = torch.Generator().manual_seed(seed)
+    for _ in range(epochs):
+        order = torch.randperm(n, generator=g)
+        for i in range(0, n, batch_size):
+            yield order[i : i + batch_size]
 
 
 class TorchLearner:
@@ -164,14 +170,10 @@ class TorchLearner:
     def partial_fit(self, x, y) -> TorchLearner:
         x, y = self._inputs(x), _labels(y)
         self.net.train()
-        g = torch.Generator().manual_seed(self.seed * 7919 + self._step)
-        for _ in range(self.epochs):
-            order = torch.randperm(len(y), generator=g)
-            for i in range(0, len(y), self.batch_size):
-                b = order[i : i + self.batch_size]
-                self.optimizer.zero_grad()
-                F.cross_entropy(self.net(x[b]), y[b]).backward()
-                self.optimizer.step()
+        for b in _minibatches(len(y), self.epochs, self.batch_size, self.seed * 7919 + self._step):
+            self.optimizer.zero_grad()
+            F.cross_entropy(self.net(x[b]), y[b]).backward()
+            self.optimizer.step()
         self._step += 1
         self.net.eval()
         return self
