@@ -1,0 +1,64 @@
+import numpy as np
+import torch
+
+from latentzip.splats.sequence import DualGSSequence, quat_multiply, quat_to_matrix
+from latentzip.splats.track import bind, carry, farthest_points, knn_graph, predict, warp
+
+
+def torch_frame(seq: DualGSSequence, t: int):
+    d = {k: torch.from_numpy(getattr(seq, k)).double() for k in seq.__dataclass_fields__}
+    return warp(
+        d["joint_means"][t],
+        d["joint_rotations"][t],
+        d["joint_means"][0],
+        d["joint_rotations"][0],
+        d["skin_rest_means"],
+        d["skin_rest_rotations"],
+        torch.from_numpy(seq.skin_joints).long(),
+        d["skin_weights"],
+    )
+
+
+def test_torch_warp_matches_numpy_sequence_frame():
+    seq = DualGSSequence.random(frames=4, joints=12, skins=50, degree=1, seed=3)
+    for t in range(4):
+        ref = seq.frame(t)
+        means, rots = torch_frame(seq, t)
+        np.testing.assert_allclose(means.numpy(), ref.means, atol=1e-5)
+        np.testing.assert_allclose(rots.numpy(), ref.rotations, atol=1e-5)
+
+
+def test_rigid_motion_moves_skin_rigidly():
+    rng = np.random.default_rng(0)
+    joints0 = rng.normal(size=(10, 3))
+    skin = rng.normal(size=(30, 3))
+    idx, w = bind(skin, joints0)
+    np.testing.assert_allclose(w.sum(axis=1), 1, atol=1e-6)
+    q = np.array([np.cos(0.3), 0, np.sin(0.3), 0])
+    r = quat_to_matrix(q)
+    shift = np.array([0.5, -0.2, 0.1])
+    q0 = np.tile([1.0, 0, 0, 0], (10, 1))
+    qt = quat_multiply(np.tile(q, (10, 1)), q0)
+    moved = carry(skin, idx, w, joints0, q0, joints0 @ r.T + shift, qt)
+    np.testing.assert_allclose(moved, skin @ r.T + shift, atol=1e-9)
+
+
+def test_graph_helpers():
+    pts = np.random.default_rng(1).normal(size=(40, 3))
+    chosen = farthest_points(pts, 10)
+    assert len(set(chosen.tolist())) == 10
+    nb = knn_graph(pts, 4)
+    assert nb.shape == (40, 4) and not (nb == np.arange(40)[:, None]).any()
+    # fewer anchors than 8: padded with zero weight
+    idx, w = bind(pts, pts[:3])
+    assert idx.shape == (40, 8) and np.allclose(w[:, 3:], 0)
+
+
+def test_constant_velocity_prediction():
+    a, b = torch.tensor([[0.0, 1, 2]]), torch.tensor([[1.0, 1, 3]])
+    torch.testing.assert_close(predict(b, a), torch.tensor([[2.0, 1, 4]]))
+    torch.testing.assert_close(predict(b, None), b)
+    q0 = torch.tensor([[1.0, 0, 0, 0]])
+    q1 = torch.tensor([[np.cos(0.1), np.sin(0.1), 0, 0]], dtype=torch.float32)
+    q2 = torch.tensor([[np.cos(0.2), np.sin(0.2), 0, 0]], dtype=torch.float32)
+    torch.testing.assert_close(predict(q1, q0, quaternion=True), q2)
