@@ -1,0 +1,472 @@
+"""GenMoStyle: motion stylization with a probabilistic style space, in latent or pose space.
+
+Guo et al. (Mu, Guo et al.), "Generative Human Motion Stylization in Latent Space", ICLR 2024.
+Training has two stages::
+
+    windows x --MotionAE--> latent h      (stage 1: reconstruction, then frozen)
+
+    h1, h2: two segments of one clip (same style)      h3 = h2 of another sample (swap)
+    c_i = E_c(h_i)   (mu_i, logvar_i) = E_s(h_i, label)   z_i ~ N(mu_i, exp(logvar_i))
+    r_i  = G(c_i, z_i)            -> |r_i - h_i| + |dec(r_i) - x_i|          (reconstruction)
+    r3   = G(c_2, z_3)            content of 2 in the style of 3
+    rr2  = G(E_c(r3), z_2) ~ h2,  rr3 = G(c_3, z(E_s(r3))) ~ h3               (cycle)
+    KL(q_i || N(0, I)) and KL(q_1 || q_2)                           (prior, homo-style alignment)
+
+``space="pose"`` is the ablation the paper argues against: the same encoders, generator and
+losses on the normalised pose features directly (``StyleNet(down=2)``, no autoencoder).
+
+Inputs and outputs of the public methods are normalised feature windows (N, T, D) float32
+with T divisible by 4; labels are style indices (-1 = unknown).
+
+>>> import numpy as np
+>>> rng = np.random.default_rng(0)
+>>> x = rng.normal(size=(8, 16, 6)).astype(np.float32)
+>>> lab, clip = np.array([0, 1] * 4), np.repeat(np.arange(4), 2)
+>>> m = GenMoStyle(StyleConfig.tiny(), n_styles=2).fit(x, lab, clip, progress=False)
+>>> a, b = m.sample(x[:2], n=2, seed=3), m.sample(x[:2], n=2, seed=3)
+>>> a.shape, bool(np.array_equal(a, b)), bool(np.allclose(a[0], a[1]))
+((2, 2, 16, 6), True, False)
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from latentzip.errors import DataError, ModelError
+from latentzip.motion.nets import Classifier, MotionAE, RootRegressor, StyleNet
+
+
+@dataclass(frozen=True)
+class StyleConfig:
+    """Sizes, schedule and loss weights of the style model (and its autoencoder)."""
+
+    space: str = "latent"
+    hidden: int = 128
+    latent: int = 64
+    content_ch: int = 16
+    style_dim: int = 16
+    ae_epochs: int = 30
+    epochs: int = 25
+    batch_size: int = 64
+    lr: float = 1e-3
+    w_latent: float = 1.0
+    w_pose: float = 1.0
+    w_cycle: float = 1.0
+    w_content: float = 0.5
+    w_kl: float = 0.1
+    w_homo: float = 0.01
+    label_dropout: float = 0.3
+    seed: int = 0
+
+    @classmethod
+    def tiny(cls, **kw) -> StyleConfig:
+        """Seconds on a CPU: for tests and doctests."""
+        base = dict(hidden=16, latent=8, content_ch=8, style_dim=4, ae_epochs=2, epochs=2)
+        return cls(**{**base, **kw})
+
+    @classmethod
+    def quick(cls, **kw) -> StyleConfig:
+        return cls(**{**dict(ae_epochs=15, epochs=15), **kw})
+
+
+def _tensor(x: np.ndarray) -> torch.Tensor:
+    return torch.as_tensor(np.ascontiguousarray(x), dtype=torch.float32).transpose(1, 2)
+
+
+def _numpy(t: torch.Tensor) -> np.ndarray:
+    return t.transpose(1, 2).detach().cpu().numpy().astype(np.float32)
+
+
+def _kl_unit(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    return 0.5 * (logvar.exp() + mu**2 - logvar - 1).mean()
+
+
+def _kl(mu1, logvar1, mu2, logvar2) -> torch.Tensor:
+    return 0.5 * (logvar2 - logvar1 + (logvar1.exp() + (mu1 - mu2) ** 2) / logvar2.exp() - 1).mean()
+
+
+def _check_windows(x: np.ndarray, dim: int | None = None) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    if x.ndim != 3:
+        raise DataError(f"motion windows must be (N, T, D), got shape {x.shape}")
+    if x.shape[1] % 4 or x.shape[1] == 0:
+        raise DataError(f"window length must be a positive multiple of 4, got {x.shape[1]}")
+    if dim is not None and x.shape[2] != dim:
+        raise DataError(f"expected {dim} feature channels, got {x.shape[2]}")
+    if not np.all(np.isfinite(x)):
+        raise DataError("motion windows contain NaN or inf")
+    return x
+
+
+def _batches(n: int, size: int, rng: np.random.Generator):
+    order = rng.permutation(n)
+    for s in range(0, n, size):
+        yield order[s : s + size]
+
+
+def _progress(it, desc: str, show: bool):
+    if not show:
+        return it
+    from tqdm.auto import tqdm
+
+    return tqdm(it, desc=desc, leave=False)
+
+
+class GenMoStyle:
+    """Stylization model (sklearn-like: hyperparameters in ``__init__``, ``fit`` returns self).
+
+    Parameters
+    ----------
+    config : StyleConfig
+    n_styles : int, number of style labels
+    autoencoder : MotionAE, optional; a trained one to freeze (``space="latent"``), else one is
+        trained in :meth:`fit`
+
+    Attributes
+    ----------
+    ae_ : MotionAE or None, net_ : StyleNet, dim_ : int, history_ : dict of loss curves,
+    fit_seconds_ : float
+    """
+
+    def __init__(self, config: StyleConfig | None = None, n_styles: int = 0, autoencoder=None):
+        self.config = config or StyleConfig()
+        self.n_styles = n_styles
+        self.autoencoder = autoencoder
+        if self.config.space not in ("latent", "pose"):
+            raise DataError(f"space must be 'latent' or 'pose', got {self.config.space!r}")
+
+    # -- training ---------------------------------------------------------------------------
+    def fit(
+        self, x: np.ndarray, labels: np.ndarray, clips: np.ndarray, *, progress: bool = True
+    ) -> GenMoStyle:
+        """Train on normalised windows ``x`` (N, T, D) with style ``labels`` (-1: none) and
+        source ``clips`` (segments of one clip are the homo-style pairs)."""
+        cfg = self.config
+        x = _check_windows(x)
+        labels, clips = np.asarray(labels, dtype=np.int64), np.asarray(clips)
+        if len(labels) != len(x) or len(clips) != len(x):
+            raise DataError("x, labels and clips must have the same length")
+        if labels.max(initial=-1) >= self.n_styles:
+            raise DataError(f"labels must be < n_styles={self.n_styles}")
+        start = time.perf_counter()
+        torch.manual_seed(cfg.seed)
+        self.dim_ = x.shape[2]
+        self.history_: dict[str, list[float]] = {}
+        if cfg.space == "latent":
+            self.ae_ = self.autoencoder or train_autoencoder(x, cfg, progress=progress)[0]
+            self.ae_.eval()
+            for p in self.ae_.parameters():
+                p.requires_grad_(False)
+            in_ch, down = cfg.latent, 0
+        else:
+            self.ae_ = None
+            in_ch, down = self.dim_, 2
+        self.net_ = StyleNet(in_ch, cfg.hidden, cfg.content_ch, cfg.style_dim, self.n_styles, down)
+        self._fit_style(x, labels, clips, progress)
+        self.net_.eval()
+        self.fit_seconds_ = time.perf_counter() - start
+        return self
+
+    def _front(self, x: torch.Tensor) -> torch.Tensor:
+        if self.ae_ is None:
+            return x
+        with torch.no_grad():
+            return self.ae_.encode(x)
+
+    def _back(self, h: torch.Tensor) -> torch.Tensor:
+        return h if self.ae_ is None else self.ae_.decode(h)
+
+    def _fit_style(self, x, labels, clips, progress) -> None:
+        cfg = self.config
+        rng = np.random.default_rng(cfg.seed)
+        gen = torch.Generator().manual_seed(cfg.seed)
+        members = {c: np.flatnonzero(clips == c) for c in np.unique(clips)}
+        X = _tensor(x)
+        opt = torch.optim.Adam(self.net_.parameters(), lr=cfg.lr)
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(cfg.epochs, 1))
+        net = self.net_
+        net.train()
+        for _ in _progress(range(cfg.epochs), f"style ({cfg.space})", progress):
+            sums: dict[str, float] = {}
+            count = 0
+            for idx in _batches(len(x), cfg.batch_size, rng):
+                if len(idx) < 2:
+                    continue
+                partner = np.array([rng.choice(members[clips[i]]) for i in idx])
+                lab = torch.as_tensor(labels[idx])
+                drop = torch.rand(len(idx), generator=gen) < cfg.label_dropout
+                lab = torch.where(drop, torch.full_like(lab, -1), lab)
+                losses = self._losses(X[idx], X[partner], lab, gen)
+                total = sum(w * losses[k] for k, w in self._weights().items())
+                opt.zero_grad()
+                total.backward()
+                torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+                opt.step()
+                for k, v in losses.items():
+                    sums[k] = sums.get(k, 0.0) + v.item()
+                count += 1
+            sched.step()
+            for k, v in sums.items():
+                self.history_.setdefault(k, []).append(v / max(count, 1))
+
+    def _weights(self) -> dict[str, float]:
+        c = self.config
+        w = {"rec_pose": c.w_pose, "cycle_pose": c.w_cycle * c.w_pose, "content": c.w_content}
+        w |= {"kl": c.w_kl, "homo": c.w_homo}
+        if self.ae_ is not None:
+            w |= {"rec_latent": c.w_latent, "cycle_latent": c.w_cycle * c.w_latent}
+        return w
+
+    def _losses(self, x1, x2, lab, gen) -> dict[str, torch.Tensor]:
+        net = self.net_
+
+        def sample(mu, logvar):
+            eps = torch.randn(mu.shape, generator=gen)
+            return mu + eps * (0.5 * logvar).exp()
+
+        h1, h2 = self._front(x1), self._front(x2)
+        c1, c2 = net.content(h1), net.content(h2)
+        (mu1, lv1), (mu2, lv2) = net.style(h1, lab), net.style(h2, lab)
+        r1 = net.generate(c1, sample(mu1, lv1), lab)
+        r2 = net.generate(c2, sample(mu2, lv2), lab)
+        perm = torch.roll(torch.arange(len(x1)), 1)  # batches are shuffled already
+        h3, lab3, x3 = h2[perm], lab[perm], x2[perm]
+        r3 = net.generate(c2, sample(mu2[perm], lv2[perm]), lab3)
+        c4 = net.content(r3)
+        mu4, lv4 = net.style(r3, lab3)
+        rr2 = net.generate(c4, sample(mu2, lv2), lab)
+        rr3 = net.generate(c2[perm].detach(), sample(mu4, lv4), lab3)
+        out = {
+            "rec_pose": F.smooth_l1_loss(self._back(r1), x1) + F.smooth_l1_loss(self._back(r2), x2),
+            "cycle_pose": F.smooth_l1_loss(self._back(rr2), x2)
+            + F.smooth_l1_loss(self._back(rr3), x3),
+            "content": F.smooth_l1_loss(c4, c2.detach()),
+            "kl": _kl_unit(mu1, lv1) + _kl_unit(mu2, lv2) + _kl_unit(mu4, lv4),
+            "homo": _kl(mu1, lv1, mu2, lv2),
+        }
+        if self.ae_ is not None:
+            out["rec_latent"] = F.smooth_l1_loss(r1, h1) + F.smooth_l1_loss(r2, h2)
+            out["cycle_latent"] = F.smooth_l1_loss(rr2, h2) + F.smooth_l1_loss(rr3, h3)
+        return out
+
+    # -- inference --------------------------------------------------------------------------
+    def _ready(self, x: np.ndarray) -> torch.Tensor:
+        if not hasattr(self, "net_"):
+            raise ModelError("the model is not trained; call fit() or load one")
+        return _tensor(_check_windows(x, self.dim_))
+
+    def _labels(self, label, n: int) -> torch.Tensor:
+        lab = np.broadcast_to(np.asarray(-1 if label is None else label, dtype=np.int64), (n,))
+        if np.any(lab >= self.n_styles) or np.any(lab < -1):
+            raise DataError(f"style labels must be in [-1, {self.n_styles}), got {np.unique(lab)}")
+        return torch.as_tensor(lab.copy())
+
+    @torch.no_grad()
+    def content_codes(self, x: np.ndarray) -> np.ndarray:
+        """Content codes (N, K, T / 4) of normalised windows (N, T, D)."""
+        return self.net_.content(self._front(self._ready(x))).numpy()
+
+    @torch.no_grad()
+    def style_codes(self, x: np.ndarray, label=None) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and log-variance (N, Z) of the style posterior."""
+        mu, lv = self.net_.style(self._front(self._ready(x)), self._labels(label, len(x)))
+        return mu.numpy(), lv.numpy()
+
+    @torch.no_grad()
+    def generate(self, x: np.ndarray, z: np.ndarray, label=None) -> np.ndarray:
+        """Content of ``x`` with style code ``z`` (N, Z) and optional ``label``."""
+        X = self._ready(x)
+        z = np.asarray(z, dtype=np.float32)
+        if z.shape != (len(x), self.config.style_dim):
+            raise DataError(
+                f"style codes must be ({len(x)}, {self.config.style_dim}), got {z.shape}"
+            )
+        c = self.net_.content(self._front(X))
+        out = self.net_.generate(c, torch.as_tensor(z), self._labels(label, len(x)))
+        return _numpy(self._back(out))
+
+    def stylize_reference(self, x: np.ndarray, reference: np.ndarray, label=None) -> np.ndarray:
+        """Content of ``x`` in the style of ``reference`` (same N; the posterior mean)."""
+        ref = _check_windows(reference, getattr(self, "dim_", None))
+        if len(ref) != len(x):
+            raise DataError(f"need one reference per input, got {len(ref)} for {len(x)}")
+        mu, _ = self.style_codes(ref, label)
+        return self.generate(x, mu, label)
+
+    def stylize_label(self, x: np.ndarray, label, seed: int = 0) -> np.ndarray:
+        """Content of ``x`` in style ``label``, with a style code drawn from the prior."""
+        return self.sample(x, 1, seed=seed, label=label)[0]
+
+    def sample(self, x: np.ndarray, n: int, seed: int = 0, label=None) -> np.ndarray:
+        """``n`` stylizations (n, N, T, D) of every window with codes from N(0, I)."""
+        if n < 1:
+            raise DataError(f"n must be >= 1, got {n}")
+        gen = torch.Generator().manual_seed(int(seed))
+        z = torch.randn((n, len(x), self.config.style_dim), generator=gen).numpy()
+        return np.stack([self.generate(x, z[i], label) for i in range(n)])
+
+    # -- persistence ------------------------------------------------------------------------
+    def state(self) -> dict:
+        return {
+            "config": asdict(self.config),
+            "n_styles": self.n_styles,
+            "dim": self.dim_,
+            "net": self.net_.state_dict(),
+            "ae": None if self.ae_ is None else self.ae_.state_dict(),
+        }
+
+    @classmethod
+    def from_state(cls, state: dict) -> GenMoStyle:
+        try:
+            cfg = StyleConfig(**state["config"])
+            m = cls(cfg, int(state["n_styles"]))
+            m.dim_ = int(state["dim"])
+            in_ch, down = (cfg.latent, 0) if cfg.space == "latent" else (m.dim_, 2)
+            m.net_ = StyleNet(in_ch, cfg.hidden, cfg.content_ch, cfg.style_dim, m.n_styles, down)
+            m.net_.load_state_dict(state["net"])
+            m.ae_ = None
+            if state["ae"] is not None:
+                m.ae_ = MotionAE(m.dim_, cfg.hidden, cfg.latent)
+                m.ae_.load_state_dict(state["ae"])
+                m.ae_.eval()
+        except (KeyError, TypeError, RuntimeError) as exc:
+            raise ModelError(f"not a GenMoStyle state ({exc})") from None
+        m.net_.eval()
+        return m
+
+
+def train_autoencoder(
+    x: np.ndarray, config: StyleConfig, *, progress: bool = True
+) -> tuple[MotionAE, list[float]]:
+    """Stage 1: the motion autoencoder on normalised windows (N, T, D)."""
+    x = _check_windows(x)
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    ae = MotionAE(x.shape[2], config.hidden, config.latent)
+    X = _tensor(x)
+    opt = torch.optim.Adam(ae.parameters(), lr=config.lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(config.ae_epochs, 1))
+    curve = []
+    for _ in _progress(range(config.ae_epochs), "autoencoder", progress):
+        tot, n = 0.0, 0
+        for idx in _batches(len(x), config.batch_size, rng):
+            loss = F.smooth_l1_loss(ae(X[idx]), X[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            tot, n = tot + loss.item(), n + 1
+        sched.step()
+        curve.append(tot / max(n, 1))
+    ae.eval()
+    return ae, curve
+
+
+def _fit_simple(net, inputs, loss_fn, epochs, lr, batch, seed, desc, progress, weight_decay=0.0):
+    rng = np.random.default_rng(seed)
+    opt = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=weight_decay)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(epochs, 1))
+    net.train()
+    for _ in _progress(range(epochs), desc, progress):
+        for idx in _batches(len(inputs[0]), batch, rng):
+            loss = loss_fn(net, *(t[idx] for t in inputs))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        sched.step()
+    net.eval()
+    return net
+
+
+class StyleClassifier:
+    """Independent style classifier on normalised windows; its pooled features give the FID."""
+
+    def __init__(self, n_styles: int, epochs: int = 40, lr: float = 1e-3, seed: int = 0):
+        self.n_styles, self.epochs, self.lr, self.seed = n_styles, epochs, lr, seed
+
+    def fit(self, x: np.ndarray, labels: np.ndarray, *, progress: bool = True) -> StyleClassifier:
+        x = _check_windows(x)
+        labels = np.asarray(labels, dtype=np.int64)
+        keep = labels >= 0
+        x, labels = x[keep], labels[keep]
+        if len(x) == 0 or labels.max() >= self.n_styles:
+            raise DataError("the classifier needs labelled windows with labels < n_styles")
+        torch.manual_seed(self.seed)
+        self.dim_ = x.shape[2]
+        self.net_ = Classifier(self.dim_, self.n_styles)
+        counts = np.bincount(labels, minlength=self.n_styles).astype(np.float64)
+        weight = torch.as_tensor(
+            len(labels) / (self.n_styles * np.maximum(counts, 1)), dtype=torch.float32
+        )
+
+        def loss(net, xb, yb):
+            return F.cross_entropy(net(xb), yb, weight=weight)
+
+        _fit_simple(
+            self.net_,
+            (_tensor(x), torch.as_tensor(labels)),
+            loss,
+            self.epochs,
+            self.lr,
+            64,
+            self.seed,
+            "classifier",
+            progress,
+            weight_decay=1e-4,
+        )
+        return self
+
+    @torch.no_grad()
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        return torch.softmax(self.net_(_tensor(_check_windows(x, self.dim_))), 1).numpy()
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return self.predict_proba(x).argmax(1)
+
+    def score(self, x: np.ndarray, labels: np.ndarray) -> float:
+        return float(np.mean(self.predict(x) == np.asarray(labels)))
+
+    @torch.no_grad()
+    def features(self, x: np.ndarray) -> np.ndarray:
+        return self.net_.features(_tensor(_check_windows(x, self.dim_))).numpy()
+
+
+class RootModel:
+    """The global regressor: root channels 0:4 from the other channels (normalised)."""
+
+    def __init__(self, epochs: int = 30, lr: float = 1e-3, seed: int = 0):
+        self.epochs, self.lr, self.seed = epochs, lr, seed
+
+    def fit(self, x: np.ndarray, *, progress: bool = True) -> RootModel:
+        x = _check_windows(x)
+        torch.manual_seed(self.seed)
+        self.dim_ = x.shape[2]
+        self.net_ = RootRegressor(self.dim_ - 4)
+        X = _tensor(x)
+
+        def loss(net, xb):
+            return F.smooth_l1_loss(net(xb[:, 4:]), xb[:, :4])
+
+        _fit_simple(self.net_, (X,), loss, self.epochs, self.lr, 64, self.seed, "root", progress)
+        return self
+
+    @torch.no_grad()
+    def restore(self, x: np.ndarray) -> np.ndarray:
+        """``x`` with its root channels replaced by the regressor's prediction."""
+        X = _tensor(_check_windows(x, self.dim_))
+        out = X.clone()
+        out[:, :4] = self.net_(X[:, 4:])
+        return _numpy(out)
+
+
+__all__ = [
+    "GenMoStyle",
+    "RootModel",
+    "StyleClassifier",
+    "StyleConfig",
+    "train_autoencoder",
+]
