@@ -8,6 +8,13 @@ PyTorch and are imported from their modules, so that ``import latentzip.splats``
 """
 
 from latentzip.splats.cameras import Camera, Capture, load_capture, write_capture
+from latentzip.splats.codec import (
+    SplatCodecConfig,
+    SplatDecoder,
+    compress_sequence,
+    decode_frame,
+    decompress_sequence,
+)
 from latentzip.splats.gaussians import Gaussians, sh_bands, sh_degree
 from latentzip.splats.ply import ply_bytes, read_ply, write_ply
 from latentzip.splats.sequence import DualGSSequence
@@ -17,6 +24,11 @@ __all__ = [
     "Capture",
     "DualGSSequence",
     "Gaussians",
+    "SplatCodecConfig",
+    "SplatDecoder",
+    "compress_sequence",
+    "decode_frame",
+    "decompress_sequence",
     "load_capture",
     "ply_bytes",
     "read_ply",
