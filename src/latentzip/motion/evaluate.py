@@ -18,6 +18,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from latentzip.errors import DataError
@@ -34,8 +36,11 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
         raise DataError(f"need two (N >= 2, F) feature arrays, got {a.shape} and {b.shape}")
     mu1, mu2 = a.mean(0), b.mean(0)
     s1, s2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    covmean = linalg.sqrtm(s1 @ s2)
-    if not np.all(np.isfinite(covmean)):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", linalg.LinAlgWarning)
+        covmean = linalg.sqrtm(s1 @ s2)
+    if caught or not np.all(np.isfinite(covmean)):
+        # fewer windows than features make the covariances singular: regularise, as FID code does
         eps = np.eye(len(s1)) * 1e-6
         covmean = linalg.sqrtm((s1 + eps) @ (s2 + eps))
     covmean = np.real(covmean)
