@@ -10,31 +10,16 @@ from pathlib import Path
 
 import numpy as np
 
+from latentzip.cliutil import given, guard_output, read_input
 from latentzip.errors import LatentzipError
 from latentzip.motion.cli import add_motion_parser
 from latentzip.splats.cli import add_splats_parser
 
 
-def _given(**values):
-    """The keyword arguments the user actually gave (argparse leaves the others None)."""
-    return {k: v for k, v in values.items() if v is not None}
-
-
-def _output(
-    out: Path, source, *, force: bool, folder_ok: bool = False, role: str = "input"
-) -> Path:
-    """Refuse to write over the input, or over an existing file without ``--force``."""
-    if out.exists() and out.resolve() == Path(source).resolve():
-        raise LatentzipError(f"the output would overwrite the {role} {source}")
-    if out.exists() and not force and not (folder_ok and out.is_dir()):
-        raise LatentzipError(f"{out} exists; pass --force to overwrite it")
-    return out
-
-
 def _train(args) -> None:
     from latentzip.circuits import HCLTConfig
 
-    overrides = _given(
+    overrides = given(
         n_latents=args.latents,
         epochs=args.epochs,
         batch_size=args.batch_size,
@@ -43,7 +28,7 @@ def _train(args) -> None:
     )
     cfg = getattr(HCLTConfig, args.config)(**overrides)
     # checked before training, which can take hours
-    _output(Path(args.output), args.data, force=args.force, role="training data")
+    guard_output(Path(args.output), args.data, force=args.force, role="training data")
     if _is_table(args.data):
         _train_table(args, cfg)
         return
@@ -117,7 +102,7 @@ def _compress(args) -> None:
 
     if _distributed(args) and not args.output and glob.has_magic(args.input):
         raise LatentzipError("give the output file with -o when the input is a glob")
-    out = _output(
+    out = guard_output(
         Path(args.output or f"{str(args.input).rstrip('/')}.lz"), args.input, force=args.force
     )
     model = HCLT.load(args.model)
@@ -182,13 +167,13 @@ def _decompress(args) -> None:
     from latentzip.circuits.codec import Decoder
     from latentzip.data.sources import write_source
 
-    blob = _read(args.input)
+    blob = read_input(args.input)
     if _is_table_container(blob):
         _decompress_table(args, blob)
         return
     model = HCLT.load(args.model) if args.model else None
     decoder = Decoder(blob, model)  # checks the container and the model before any work
-    out = _output(_restored_path(args), args.input, force=args.force, folder_ok=True)
+    out = guard_output(_restored_path(args), args.input, force=args.force, folder_ok=True)
     if _distributed(args):
         _decompress_distributed(args, blob, model, out)
         return
@@ -209,7 +194,7 @@ def _restored_path(args) -> Path:
 def _info(args) -> None:
     from latentzip.coding.container import VERSION, unpack
 
-    blob = _read(args.input)
+    blob = read_input(args.input)
     c = unpack(blob)
     h = c.header
     dims = h["n_samples"] * int(np.prod(h["sample_shape"]))
@@ -280,7 +265,7 @@ def _compress_table(args) -> None:
     from latentzip.tables import TableModel, compress, read_csv
 
     _no_cluster_for_tables(args)
-    out = _output(Path(args.output or f"{args.input}.lz"), args.input, force=args.force)
+    out = guard_output(Path(args.output or f"{args.input}.lz"), args.input, force=args.force)
     model = TableModel.load(args.model)
     schema = model.schema_
     table, raw = read_csv(args.input, header=schema.header, delimiter=schema.delimiter)
@@ -316,7 +301,7 @@ def _decompress_table(args, blob: bytes) -> None:
 
     _no_cluster_for_tables(args)
     model = TableModel.load(args.model) if args.model else None
-    out = _output(_restored_path(args), args.input, force=args.force)
+    out = guard_output(_restored_path(args), args.input, force=args.force)
     start = time.perf_counter()
     raw = decompress(blob, model)
     atomic_write(out, raw, force=args.force)
@@ -347,7 +332,7 @@ def _continual(args) -> None:
     if not methods or any(m not in cl.images.METHODS for m in methods):
         raise LatentzipError(f"--methods takes a subset of {','.join(cl.images.METHODS)}")
     kv = (cl.KVConfig.quick if args.quick else cl.KVConfig)()
-    kv = replace(kv, **_given(n_codebooks=args.codebooks, n_pairs=args.pairs, key_dim=args.key_dim))
+    kv = replace(kv, **given(n_codebooks=args.codebooks, n_pairs=args.pairs, key_dim=args.key_dim))
     encoder = cl.frozen_encoder(
         args.encoder, args.stream, args.data, args.cache, progress=not args.quiet
     )
@@ -373,7 +358,7 @@ def _noisy(args) -> None:
     for out in (args.output, args.plot):
         if out and Path(out).exists() and not args.force:
             raise LatentzipError(f"{out} exists; pass --force to overwrite it")
-    overrides = _given(arch=args.model, epochs=args.epochs, finetune_epochs=args.finetune_epochs)
+    overrides = given(arch=args.model, epochs=args.epochs, finetune_epochs=args.finetune_epochs)
     cfg = nl.TrainConfig.quick(**overrides) if args.quick else nl.TrainConfig(**overrides)
     x, y, x_test, y_test = nl.load_folder(args.data)
     noise = nl.Noise(args.noise, args.rate)
@@ -394,13 +379,6 @@ def _noisy(args) -> None:
     if args.plot:
         nl.plot_curves({f"{noise.kind} {noise.rate:.0%}": results}, args.plot)
         print(f"plot -> {args.plot}")
-
-
-def _read(path) -> bytes:
-    try:
-        return Path(path).read_bytes()
-    except OSError as exc:
-        raise LatentzipError(f"{path}: cannot read ({exc.strerror})") from exc
 
 
 def _add_cluster(p: argparse.ArgumentParser) -> None:

@@ -13,17 +13,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from latentzip.cliutil import guard_output
 from latentzip.errors import LatentzipError
-
-
-def _out(path: str, inputs: list[str], force: bool) -> Path:
-    out = Path(path)
-    for src in inputs:
-        if out.exists() and out.resolve() == Path(src).resolve():
-            raise LatentzipError(f"the output would overwrite the input {src}")
-    if out.exists() and not force:
-        raise LatentzipError(f"{out} exists; pass --force to overwrite it")
-    return out
 
 
 def _threads(n: int) -> None:
@@ -39,7 +30,7 @@ def _train(args) -> None:
     from latentzip.motion.model import GenMoStyle, RootModel, StyleClassifier, StyleConfig
     from latentzip.motion.pipeline import Bundle
 
-    out = _out(args.output, [args.data], args.force)
+    out = guard_output(args.output, args.data, force=args.force)
     _threads(args.threads)
     base = StyleConfig.quick if args.quick else StyleConfig
     given = {"space": args.space, "seed": args.seed}
@@ -79,7 +70,7 @@ def _stylize(args) -> None:
     )
     inputs = [args.content, args.model] + ([args.reference] if args.reference else [])
     for p in paths:
-        _out(str(p), inputs, args.force)
+        guard_output(p, inputs, force=args.force)
     for p, m in zip(paths, outs, strict=True):
         save_bvh(m.to_bvh(), p, force=args.force)
         print(f"wrote {p} ({m.n_frames} frames at {m.fps:.0f} fps)")
@@ -91,7 +82,7 @@ def _stylize(args) -> None:
             bundle.normalizer.inverse(bundle.prepare(content)[0]), bundle.skeleton
         )
         panels = [("input", src)] + [(f"output {i}", m.positions()) for i, m in enumerate(outs)]
-        gif = _out(args.gif, inputs, args.force)
+        gif = guard_output(args.gif, inputs, force=args.force)
         save_gif(panels, bundle.skeleton.parents, gif, bundle.fps, force=args.force)
         print(f"wrote {gif}")
 
@@ -108,7 +99,7 @@ def _render(args) -> None:
     panels = [
         (Path(p).stem, canonical_positions(m)) for p, m in zip(args.bvh, motions, strict=True)
     ]
-    out = _out(args.output, args.bvh, args.force)
+    out = guard_output(args.output, args.bvh, force=args.force)
     if out.suffix.lower() == ".png":
         save_strip(panels, sk.parents, out, force=args.force)
     else:

@@ -6,6 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
+from latentzip.cliutil import given, guard_output, read_input
 from latentzip.errors import LatentzipError
 
 
@@ -69,16 +70,15 @@ def _load_input(path: Path):
 
 
 def _compress(args) -> None:
-    from latentzip.cli import _given, _output
     from latentzip.files import atomic_write
     from latentzip.splats.codec import SplatCodecConfig, compress_sequence
 
     src = Path(args.input)
-    out = _output(Path(args.output or f"{str(src).rstrip('/')}.lz"), src, force=args.force)
+    out = guard_output(Path(args.output or f"{str(src).rstrip('/')}.lz"), src, force=args.force)
     quality = int(args.quality) if str(args.quality).isdigit() else args.quality
     cfg = SplatCodecConfig.from_quality(
         quality,
-        **_given(
+        **given(
             segment_length=args.segment_length,
             position_step=args.position_step,
             rotation_step=args.rotation_step,
@@ -103,15 +103,14 @@ def _compress(args) -> None:
 
 
 def _decompress(args) -> None:
-    from latentzip.cli import _output, _read
     from latentzip.splats import DualGSSequence, write_ply
     from latentzip.splats.codec import SplatDecoder
 
-    blob = _read(args.input)
+    blob = read_input(args.input)
     decoder = SplatDecoder(blob)  # checks the container before any work
     src = Path(args.input)
     out = Path(args.output or str(src).removesuffix(".lz") + ".restored")
-    out = _output(out, src, force=args.force, folder_ok=True)
+    out = guard_output(out, src, force=args.force, folder_ok=True)
     if out.exists() and not out.is_dir():
         raise LatentzipError(f"{out} is a file; give a folder for the frames")
     start = time.perf_counter()
@@ -141,10 +140,9 @@ def _decompress(args) -> None:
 
 
 def _info(args) -> None:
-    from latentzip.cli import _read
     from latentzip.splats.codec import CODEC_NAME, SplatDecoder
 
-    blob = _read(args.input)
+    blob = read_input(args.input)
     d = SplatDecoder(blob)
     c = d.container
     kind = "DualGS (joints + skin)" if d.kind == "dualgs" else ".ply frames"

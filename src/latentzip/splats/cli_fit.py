@@ -12,6 +12,7 @@ import argparse
 import time
 from pathlib import Path
 
+from latentzip.cliutil import given
 from latentzip.errors import LatentzipError
 
 
@@ -89,12 +90,11 @@ def _capture(args) -> None:
 def _fit(args) -> None:
     import torch
 
-    from latentzip.cli import _given
     from latentzip.splats.fit import FitConfig
     from latentzip.splats.pipeline import fit_sequence
 
     torch.set_num_threads(max(args.threads, 1))
-    given = _given(
+    overrides = given(
         iters=args.iters,
         coarse_iters=args.coarse_iters,
         fine_iters=args.fine_iters,
@@ -102,7 +102,7 @@ def _fit(args) -> None:
         sh_degree=args.sh_degree,
         seed=args.seed,
     )
-    cfg = FitConfig.quick(**given) if args.quick else FitConfig(**given)
+    cfg = FitConfig.quick(**overrides) if args.quick else FitConfig(**overrides)
     start = time.perf_counter()
     state = fit_sequence(
         args.capture,
