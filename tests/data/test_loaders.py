@@ -1,4 +1,8 @@
 import gzip
+import io
+import struct
+import warnings
+import zlib
 
 import numpy as np
 import pytest
@@ -6,6 +10,7 @@ from conftest import shared_file
 from PIL import Image
 
 from latentzip.data import load, load_digits, load_idx, validate_symbols
+from latentzip.data.loaders import MAX_PNG_PIXELS
 from latentzip.errors import DataError
 
 
@@ -109,3 +114,147 @@ def test_load_labels(tmp_path):
     short.write_bytes(bytes([0, 0, 8, 1]) + (9).to_bytes(4, "big") + labels)
     with pytest.raises(DataError, match="header says 9"):
         load_labels(short)
+
+
+# ---------------------------------------------------------------- crafted and odd inputs
+def npy_bytes(array: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, array)
+    return buf.getvalue()
+
+
+def png_header(width: int, height: int) -> bytes:
+    """A PNG that claims ``width x height`` 8-bit grey pixels and holds none."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize("extra", [b"\x00", b"xy", bytes(4096)])
+def test_npy_with_trailing_bytes_is_refused(tmp_path, images, extra):
+    path = tmp_path / "x.npy"
+    path.write_bytes(npy_bytes(images) + extra)
+    with pytest.raises(DataError, match="trailing bytes"):
+        load(path)
+    gz = tmp_path / "x.npy.gz"
+    gz.write_bytes(gzip.compress(npy_bytes(images) + extra))
+    with pytest.raises(DataError, match="trailing bytes"):
+        load(gz)
+
+
+def test_npy_gz_and_fortran_order(tmp_path, images):
+    gz = tmp_path / "x.npy.gz"
+    gz.write_bytes(gzip.compress(npy_bytes(np.asfortranarray(images))))
+    data = load(gz)
+    assert np.array_equal(data.data, images.reshape(5, -1))
+    (tmp_path / "short.npy").write_bytes(npy_bytes(images)[:-1])
+    with pytest.raises(DataError, match="missing bytes"):
+        load(tmp_path / "short.npy")
+
+
+def _with_header(text: bytes) -> bytes:
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(text)) + text
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        b"{'descr': '|u1', 'fortran_order': False, 'shape': (2, \"\"\"",  # tokenize.TokenError
+        b"{'descr': '|u1', 'fortran_order': False, 'shape': (2, 3",  # SyntaxError
+        b"[" * 3000,  # too deeply nested for the parser
+        b"{'descr': '|u1', 'fortran_order': False, 'shape': (2, -3)}",
+        b"{'descr': 'not a dtype', 'fortran_order': False, 'shape': (2,)}",
+        b"{'descr': '|u1', 'fortran_order': 1, 'shape': (2,)}",
+        b"{'descr': '|u1', 'shape': (2,)}",
+        b"\xff\xfe",
+        b"",
+    ],
+)
+def test_garbled_npy_header_is_a_data_error(tmp_path, header):
+    path = tmp_path / "g.npy"
+    path.write_bytes(_with_header(header) + bytes(6))
+    with pytest.raises(DataError, match=r"g\.npy"):
+        load(path)
+
+
+def test_npy_with_an_absurd_shape_is_refused_before_allocating(tmp_path):
+    header = b"{'descr': '|u1', 'fortran_order': False, 'shape': (4294967296, 4294967296), }"
+    path = tmp_path / "huge.npy"
+    path.write_bytes(_with_header(header.ljust(118) + b"\n") + bytes(8))
+    with pytest.raises(DataError, match="needs 18446744073709551616 bytes"):
+        load(path)
+    (tmp_path / "v9.npy").write_bytes(b"\x93NUMPY\x09\x00" + bytes(20))
+    with pytest.raises(DataError, match="version"):
+        load(tmp_path / "v9.npy")
+
+
+@pytest.mark.parametrize(
+    "dims", [(2**31, 2**31), (2**32 - 1,) * 3, (2**16, 2**16, 2**16, 2**16), (0, 2**32 - 1)]
+)
+def test_idx_with_absurd_dims_is_refused(tmp_path, dims):
+    head = bytes([0, 0, 0x08, len(dims)]) + b"".join(d.to_bytes(4, "big") for d in dims)
+    path = tmp_path / "h-idx3-ubyte"
+    path.write_bytes(head + bytes(16))
+    with pytest.raises(DataError, match="idx body is 16 bytes"):
+        load_idx(path)
+
+
+def test_idx_with_trailing_bytes_is_refused(tmp_path, images):
+    (tmp_path / "t-idx3-ubyte").write_bytes(idx_bytes(images) + b"\x00")
+    with pytest.raises(DataError, match="body is 61 bytes"):
+        load(tmp_path / "t-idx3-ubyte")
+    (tmp_path / "t-idx3-ubyte.gz").write_bytes(gzip.compress(idx_bytes(images) + b"ab"))
+    with pytest.raises(DataError, match="body is 62 bytes"):
+        load(tmp_path / "t-idx3-ubyte.gz")
+
+
+def test_corrupt_gzip_is_a_data_error(tmp_path, images):
+    raw = bytearray(gzip.compress(bytes(range(256)) * 64))
+    raw[10] ^= 0xFF  # the deflate stream: zlib.error, not a gzip error
+    (tmp_path / "c-idx3-ubyte.gz").write_bytes(bytes(raw))
+    with pytest.raises(DataError, match="cannot read"):
+        load(tmp_path / "c-idx3-ubyte.gz")
+
+
+@pytest.mark.parametrize("size", [(20000, 20000), (9000, 9000), (2**26 + 1, 1)])
+def test_huge_png_is_refused_before_decoding(tmp_path, size):
+    folder = tmp_path / "big"
+    folder.mkdir()
+    (folder / "a.png").write_bytes(png_header(*size))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no DecompressionBombWarning either
+        with pytest.raises(DataError, match=r"a\.png: image too large"):
+            load(folder)
+
+
+def test_png_at_the_limit_is_not_refused_for_its_size(tmp_path):
+    folder = tmp_path / "edge"
+    folder.mkdir()
+    (folder / "a.png").write_bytes(png_header(2**13, 2**13))  # exactly MAX_PNG_PIXELS, no data
+    with pytest.raises(DataError, match="not a readable PNG"):
+        load(folder)
+    assert MAX_PNG_PIXELS == 2**26
+
+
+def test_truncated_and_animated_pngs_are_data_errors(tmp_path, images):
+    folder = tmp_path / "t"
+    folder.mkdir()
+    buf = io.BytesIO()
+    noise = np.random.default_rng(1).integers(0, 256, (64, 64), dtype=np.uint8)
+    Image.fromarray(noise, mode="L").save(buf, format="PNG")
+    (folder / "a.png").write_bytes(buf.getvalue()[: len(buf.getvalue()) // 2])
+    with pytest.raises(DataError, match=r"a\.png: not a readable PNG"):
+        load(folder)
+    (folder / "a.png").unlink()
+    frames = [Image.fromarray(im, mode="L") for im in images[:2]]
+    frames[0].save(folder / "b.png", save_all=True, append_images=frames[1:])
+    with pytest.raises(DataError, match="animated PNG"):
+        load(folder)
+    (folder / "b.png").unlink()
+    (folder / "c.png").mkdir()
+    with pytest.raises(DataError, match=r"c\.png: not a readable PNG"):
+        load(folder)

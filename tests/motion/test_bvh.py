@@ -159,3 +159,180 @@ def test_downsample():
     d = m.downsample(30)
     assert d.fps == 30 and d.n_frames == 10
     assert np.array_equal(d.rotations[1], m.rotations[4])
+
+
+# ---------------------------------------------------------------- crafted and odd files
+N_CH = toy_skeleton().n_channels
+FRAME = " ".join(["0"] * N_CH)
+FIRST_FRAME_LINE = GOOD.split("\n").index("Frame Time: 0.033333") + 2  # 1-based
+
+
+def _frames(text: str, *rows: str) -> str:
+    """``text`` with its frame lines replaced by ``rows`` (``Frames:`` updated)."""
+    head = text.split("Frame Time:")[0].replace("Frames: 2", f"Frames: {len(rows)}")
+    return head + "Frame Time: 0.033333\n" + "".join(r + "\n" for r in rows)
+
+
+def chain(n: int, frames: int = 1) -> str:
+    """A BVH file with ``n`` joints each nested in the previous one."""
+    ch = "CHANNELS 3 Zrotation Xrotation Yrotation\n"
+    text = "HIERARCHY\nROOT j0\n{\nOFFSET 0 0 0\n" + ch
+    text += "".join(f"JOINT j{i}\n{{\nOFFSET 0 1 0\n{ch}" for i in range(1, n))
+    text += "}\n" * n + f"MOTION\nFrames: {frames}\nFrame Time: 0.04\n"
+    return text + (" ".join(["0"] * 3 * n) + "\n") * frames
+
+
+def siblings(n: int) -> str:
+    """A BVH file with a root and ``n - 1`` children."""
+    ch = "CHANNELS 3 Zrotation Xrotation Yrotation\n"
+    text = "HIERARCHY\nROOT j0\n{\nOFFSET 0 0 0\n" + ch
+    text += "".join(f"JOINT j{i}\n{{\nOFFSET 0 1 0\n{ch}}}\n" for i in range(1, n))
+    return text + "}\nMOTION\nFrames: 1\nFrame Time: 0.04\n" + " 0" * 3 * n + "\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (GOOD.replace("Frames: 2", "Frames: 0"), "at least one frame"),
+        (_frames(GOOD), "at least one frame"),
+        (GOOD.replace("Frames: 2", "Frames: -4"), "at least one frame"),
+        (GOOD.replace("Frames: 2", "Frames: two"), "bad frame count"),
+        (GOOD.replace("Frames: 2", "Frames: 99999999999999999999"), "need 99999999999999999999"),
+        (GOOD.replace("Frames: 2", "Frames: 3"), "need 3 frame lines, found 2"),
+        (GOOD.replace("Frames: 2", "Frames: 1"), "need 1 frame lines, found 2"),
+    ],
+)
+def test_frame_count_must_match_the_frame_lines(text, message):
+    with pytest.raises(DataError, match=message):
+        parse_bvh(text)
+
+
+@pytest.mark.parametrize("value", ["inf", "0", "-0.03", "nan", "-inf", "1e-320", "0.0000001"])
+def test_frame_time_must_be_positive_and_finite(value):
+    text = GOOD.replace("Frame Time: 0.033333", f"Frame Time: {value}")
+    with pytest.raises(DataError, match=r"line \d+: frame time must be positive and finite"):
+        parse_bvh(text)
+    with pytest.raises(DataError, match="bad frame time 'fast'"):
+        parse_bvh(GOOD.replace("Frame Time: 0.033333", "Frame Time: fast"))
+    assert parse_bvh(GOOD.replace("Frame Time: 0.033333", "Frame Time: 0.000001")).n_frames == 2
+
+
+@pytest.mark.parametrize("bad", ["nan", "inf", "-inf", "1e999", "x"])
+def test_non_finite_or_bad_offsets(bad):
+    root = GOOD.replace("OFFSET 0.000000 0.000000 0.000000", f"OFFSET 0 {bad} 0", 1)
+    with pytest.raises(
+        DataError, match=r"BVH line 4: (non-finite|bad) number in the OFFSET of Hips"
+    ):
+        parse_bvh(root)
+    end = GOOD.replace("OFFSET 0.000000 0.000000 0.500000", f"OFFSET {bad} 0 0.5", 1)
+    with pytest.raises(DataError, match=r"line 20: .* number in the End Site OFFSET"):
+        parse_bvh(end)
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ("0 nan" + " 0" * (N_CH - 2), "line {}: non-finite channel values"),
+        ("inf" + " 0" * (N_CH - 1), "line {}: non-finite channel values"),
+        ("1e400" + " 0" * (N_CH - 1), "line {}: non-finite channel values"),
+        ("0 zero" + " 0" * (N_CH - 2), "line {}: bad number 'zero' in a frame"),
+        ("0 1,5" + " 0" * (N_CH - 2), "line {}: bad number '1,5'"),
+        (FRAME + " 0", f"line {{}}: {N_CH + 1} values, the skeleton has {N_CH} channels"),
+        (" ".join(["0"] * (N_CH - 1)), f"line {{}}: {N_CH - 1} values"),
+    ],
+)
+def test_bad_frame_lines_name_their_line(row, message):
+    text = _frames(GOOD, FRAME, row, FRAME)
+    with pytest.raises(DataError, match=message.format(FIRST_FRAME_LINE + 1)):
+        parse_bvh(text)
+
+
+def test_blank_lines_between_frames_are_skipped():
+    text = _frames(GOOD, FRAME, "", "  ", FRAME).replace("Frames: 4", "Frames: 2")
+    assert parse_bvh(text).n_frames == 2
+    assert parse_bvh(GOOD.replace("\n", "\r\n")).n_frames == 2
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (
+            "CHANNELS 3 Zrotation Xrotation Yrotation",
+            "CHANNELS 3 Zrotation Xrotation",
+            "is followed by 2",
+        ),
+        (
+            "CHANNELS 3 Zrotation Xrotation Yrotation",
+            "CHANNELS 2 Zrotation Xrotation Yrotation",
+            "CHANNELS 2",
+        ),
+        (
+            "CHANNELS 3 Zrotation Xrotation Yrotation",
+            "CHANNELS three Zrotation",
+            "bad channel count",
+        ),
+        (
+            "CHANNELS 3 Zrotation Xrotation Yrotation",
+            "CHANNELS 3 Zrotation Xrotation Qrotation",
+            "bad channels",
+        ),
+        (
+            "CHANNELS 3 Zrotation Xrotation Yrotation",
+            "CHANNELS 3 Zrotation Zrotation Yrotation",
+            "repeated",
+        ),
+        (
+            "CHANNELS 3 Zrotation Xrotation Yrotation",
+            "CHANNELS 2 Zrotation Xrotation",
+            "needs 0 or 3",
+        ),
+        (
+            "CHANNELS 3 Zrotation Xrotation Yrotation",
+            "CHANNELS 1000000000 Zrotation",
+            "followed by 1",
+        ),
+    ],
+)
+def test_bad_channel_lines(old, new, message):
+    text = GOOD.replace(old, new, 1)
+    with pytest.raises(DataError, match=rf"BVH line 9: .*{message}"):
+        parse_bvh(text)
+
+
+@pytest.mark.parametrize(
+    "cut", ["\tJOINT LeftUpLeg", "\t\t\t\tEnd Site", "MOTION", "Frames:", "Frame Time:"]
+)
+def test_file_that_ends_early(cut):
+    text = GOOD[: GOOD.index(cut) + len(cut)]
+    with pytest.raises(DataError, match=r"ends early|need 2 frame lines"):
+        parse_bvh(text)
+    with pytest.raises(DataError, match="ends early"):
+        parse_bvh(GOOD[: GOOD.index("MOTION")])
+
+
+def test_deep_nesting_and_many_joints_are_refused():
+    from latentzip.motion.bvh import MAX_DEPTH, MAX_JOINTS
+
+    assert parse_bvh(chain(MAX_DEPTH)).skeleton.n_joints == MAX_DEPTH
+    with pytest.raises(DataError, match=f"nested deeper than {MAX_DEPTH} levels"):
+        parse_bvh(chain(MAX_DEPTH + 1))
+    with pytest.raises(DataError, match=f"nested deeper than {MAX_DEPTH}"):
+        parse_bvh(chain(3000))  # no RecursionError
+    assert parse_bvh(siblings(MAX_JOINTS)).skeleton.n_joints == MAX_JOINTS
+    with pytest.raises(DataError, match=f"more than {MAX_JOINTS} joints"):
+        parse_bvh(siblings(MAX_JOINTS + 1))
+    deep = parse_bvh(chain(MAX_DEPTH, frames=2))
+    assert parse_bvh(write_bvh(deep)).skeleton.n_joints == MAX_DEPTH  # the writer copes too
+
+
+def test_read_bvh_names_the_file(tmp_path):
+    path = tmp_path / "x.bvh"
+    path.write_text(GOOD.replace("Frame Time: 0.033333", "Frame Time: inf"))
+    with pytest.raises(DataError, match=r"x\.bvh: BVH line \d+: frame time"):
+        read_bvh(path)
+
+
+@pytest.mark.parametrize("fps", [0.0, -30.0, float("nan"), float("inf"), 1e-320])
+def test_downsample_refuses_bad_rates(fps):
+    with pytest.raises(DataError, match="cannot resample"):
+        toy_motion(10).downsample(fps)

@@ -20,6 +20,8 @@ from latentzip.motion.synthetic import toy_motion
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
     root = tmp_path_factory.mktemp("clips")
+    (root / "style").mkdir()
+    (root / "content").mkdir()
     for i, name in enumerate(["style/calm-1.bvh", "style/wild-1.bvh", "style/wild_2.bvh"]):
         save_bvh(toy_motion(80, seed=i).to_bvh(), root / name)
     save_bvh(toy_motion(80, seed=9).to_bvh(), root / "content/act.bvh")
@@ -108,3 +110,20 @@ def test_train_on_clips_directly():
     assert b.model.ae_ is None and b.classifier is not None
     with pytest.raises(DataError, match="shorter"):
         Bundle.train_on([("a", 0, toy_motion(10))], ["x"], StyleConfig.tiny(), progress=False)
+
+
+@pytest.mark.parametrize("fps", ["0", "-30", "nan", "inf", "-inf", "fast"])
+def test_render_refuses_a_bad_fps(folder, tmp_path, capsys, fps):
+    clip = str(folder / "style/calm-1.bvh")
+    with pytest.raises(SystemExit) as info:
+        main(["motion", "render", clip, "-o", str(tmp_path / "x.gif"), f"--fps={fps}"])
+    assert info.value.code == 2
+    assert "--fps" in capsys.readouterr().err
+    assert not (tmp_path / "x.gif").exists()
+
+
+def test_render_refuses_a_rate_too_small_to_resample(folder, tmp_path, capsys):
+    clip = str(folder / "style/calm-1.bvh")
+    assert main(["motion", "render", clip, "-o", str(tmp_path / "x.gif"), "--fps", "1e-320"]) == 2
+    assert "cannot resample" in capsys.readouterr().err
+    assert main(["motion", "render", clip, "-o", str(tmp_path / "x.gif"), "--fps", "7.5"]) == 0

@@ -8,6 +8,7 @@ from table_helpers import MIXED
 
 from latentzip.errors import DataError, LatentzipError
 from latentzip.tables import format_csv, is_csv_path, parse_csv
+from latentzip.tables.csvfile import MAX_COLUMNS
 
 EXACT = {
     "mixed, header, crlf": MIXED,
@@ -153,6 +154,75 @@ def test_property_written_tables_round_trip(rows, term, quoting, final_newline, 
 
 @given(st.binary(max_size=60))
 def test_property_any_bytes_round_trip_or_clear_error(raw):
+    try:
+        table = parse_csv(raw)
+    except DataError:
+        return
+    assert format_csv(table) == raw
+
+
+# ---------------------------------------------------------------- long, wide and odd input
+def test_long_fields_round_trip_and_the_csv_limit_is_restored():
+    before = csv.field_size_limit()
+    big = "x" * 1_000_000
+    raw = f'id,text\n1,{big}\n2,"{big}\n{big}"\n'.encode()
+    table = parse_csv(raw)
+    assert table.columns[1] == (big, f"{big}\n{big}")
+    assert format_csv(table) == raw
+    assert csv.field_size_limit() == before
+    with pytest.raises(DataError, match="never closed"):  # a lone quote swallowing the file
+        parse_csv(b'a,b\n1,"' + b"y" * 300_000)
+    assert csv.field_size_limit() == before
+
+
+def test_long_fields_from_threads():
+    from concurrent.futures import ThreadPoolExecutor
+
+    before = csv.field_size_limit()
+    raw = b"a\n" + b"z" * 200_000 + b"\n"
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: format_csv(parse_csv(raw)), range(16)))
+    assert results == [raw] * 16
+    assert csv.field_size_limit() == before
+
+
+def test_too_many_columns_is_refused_early():
+    wide = ",".join(["1"] * 500_000).encode() + b"\n"
+    with pytest.raises(DataError, match=r"t\.csv: line 1 has 500000 fields; at most 16384"):
+        parse_csv(wide * 3, source="t.csv")
+    ok = ",".join(["1"] * MAX_COLUMNS).encode() + b"\n"
+    assert parse_csv(ok * 2).n_columns == MAX_COLUMNS
+    with pytest.raises(DataError, match=r"line 4 has 16385 fields"):  # where the record starts
+        parse_csv(ok + b'"a\nb"' + ok[1:] + ok[:-1] + b",1\n")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'"' * 100_001,
+        b'"',
+        b'""' * 50_000 + b"\n",
+        b'a,"b""' * 10_000,
+        b"\x00",
+        b"a\x00b,\x00\n\x00,c\n",
+        b"\r" * 10_000,
+        b"\r\n" * 10_000,
+        b"a\r\nb\nc\rd\n" * 1_000,
+        b"\n" * 10_000,
+        b'"\r"\n' * 1_000,
+    ],
+)
+def test_pathological_input_is_quick_and_round_trips_or_is_refused(raw):
+    try:
+        table = parse_csv(raw)
+    except DataError:
+        return
+    assert format_csv(table) == raw
+
+
+@given(st.text(st.sampled_from(list('a,"\r\n\té\x00')), max_size=40))
+def test_property_odd_characters_round_trip_or_clear_error(text):
+    raw = text.encode()
     try:
         table = parse_csv(raw)
     except DataError:

@@ -2,11 +2,19 @@
 
 Each reader returns a :class:`Dataset`: the records flattened to ``(n, D)`` integers, the shape
 of one record, and the number of categories per variable (256 for 8-bit images).
+
+Files are checked before any large allocation: an idx or ``.npy`` file must be exactly its
+header plus the bytes its dimensions need (no trailing or missing bytes), and a PNG may hold
+at most :data:`MAX_PNG_PIXELS` pixels (checked from its header, before decoding).
 """
 
 from __future__ import annotations
 
 import gzip
+import io
+import math
+import warnings
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +24,9 @@ from latentzip.errors import DataError
 
 IDX_UBYTE = 0x08
 PNG_SUFFIXES = (".png",)
+#: Largest PNG accepted, in pixels (8192 x 8192). Below Pillow's own decompression-bomb
+#: threshold (about 89.5 M pixels), so Pillow never warns about or refuses an image we accept.
+MAX_PNG_PIXELS = 2**26
 
 
 @dataclass(frozen=True)
@@ -86,7 +97,15 @@ def _images(array: np.ndarray, names: tuple[str, ...] | None = None) -> Dataset:
 def load_idx(path: str | Path) -> Dataset:
     """Read an idx file of unsigned bytes (MNIST layout), gzip-compressed or raw."""
     path = Path(path)
-    raw = read_maybe_gzip(path)
+    array, _ = parse_idx(read_maybe_gzip(path), path)
+    return _images(array)
+
+
+def parse_idx(raw: bytes, path: str | Path) -> tuple[np.ndarray, int]:
+    """The records of idx bytes ``(n, ...)`` (a view of ``raw``) and the header length.
+
+    The file must be exactly the header plus the bytes its dimensions need.
+    """
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
         raise DataError(f"{path}: not an idx file (bad magic)")
     if raw[2] != IDX_UBYTE:
@@ -96,15 +115,13 @@ def load_idx(path: str | Path) -> Dataset:
     if ndim == 0 or len(raw) < header:
         raise DataError(f"{path}: truncated idx header")
     dims = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
-    expected = header + int(np.prod(dims))
-    if len(raw) != expected:
-        raise DataError(
-            f"{path}: idx body is {len(raw) - header} bytes, dims {dims} need {expected - header}"
-        )
+    need = math.prod(dims)  # Python ints: no overflow, and nothing allocated from the claim
+    if len(raw) - header != need:
+        raise DataError(f"{path}: idx body is {len(raw) - header} bytes, dims {dims} need {need}")
     array = np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
     if ndim == 1:
         array = array.reshape(-1, 1)
-    return _images(array)
+    return array, header
 
 
 def load_labels(path: str | Path) -> np.ndarray:
@@ -119,38 +136,118 @@ def load_labels(path: str | Path) -> np.ndarray:
     return np.frombuffer(raw, dtype=np.uint8, offset=8).astype(np.int64)
 
 
+@dataclass(frozen=True)
+class NpyHeader:
+    """What a ``.npy`` header says: array shape, dtype, memory order, and its own length."""
+
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    fortran: bool
+    length: int  # bytes before the array data (magic, version, header text)
+
+
 def load_npy(path: str | Path) -> Dataset:
-    """Read a ``.npy`` uint8 array of shape ``(n, ...)``: one record per leading index."""
-    try:
-        array = np.load(Path(path), allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise DataError(f"{path}: not a readable .npy file ({exc})") from exc
+    """Read a ``.npy`` uint8 array of shape ``(n, ...)``, gzip-compressed or raw."""
+    path = Path(path)
+    array, _ = parse_npy(read_maybe_gzip(path), path)
     if array.ndim == 1:
         array = array.reshape(-1, 1)
-    return _images(np.ascontiguousarray(array))
+    return _images(array)
+
+
+def read_npy_header(raw: bytes, path: str | Path) -> NpyHeader:
+    """Parse the header of ``.npy`` bytes; any malformed header is a :class:`DataError`."""
+    from numpy.lib import format as npy_format
+
+    fp = io.BytesIO(raw)
+    try:
+        version = npy_format.read_magic(fp)
+        readers = {
+            (1, 0): npy_format.read_array_header_1_0,
+            (2, 0): npy_format.read_array_header_2_0,
+        }
+        if version not in readers:
+            raise DataError(f"{path}: .npy format version {version} unsupported (1.0 or 2.0)")
+        with warnings.catch_warnings():  # a Python 2 header only warns; we parse it anyway
+            warnings.simplefilter("ignore")
+            shape, fortran, dtype = readers[version](fp)
+    except DataError:
+        raise
+    except Exception as exc:  # ValueError, SyntaxError, tokenize.TokenError, RecursionError...
+        raise DataError(f"{path}: not a readable .npy file (bad header: {exc})") from exc
+    if any(d < 0 for d in shape):
+        raise DataError(f"{path}: .npy header has a negative dimension: {shape}")
+    return NpyHeader(tuple(shape), np.dtype(dtype), bool(fortran), fp.tell())
+
+
+def parse_npy(raw: bytes, path: str | Path) -> tuple[np.ndarray, NpyHeader]:
+    """The uint8 array in ``.npy`` bytes (C-contiguous) and its header.
+
+    The bytes must be exactly the header plus the array: trailing or missing bytes are refused.
+    """
+    head = read_npy_header(raw, path)
+    if head.dtype != np.uint8:
+        raise DataError(f"{path}: unsupported dtype {head.dtype}: expected 8-bit images (uint8)")
+    need = math.prod(head.shape)  # Python ints: checked before anything is allocated
+    body = len(raw) - head.length
+    if body != need:
+        what = "trailing bytes after" if body > need else "missing bytes in"
+        raise DataError(
+            f"{path}: {what} the array: shape {head.shape} needs {need} bytes after the "
+            f"{head.length}-byte header, the file has {body}"
+        )
+    array = np.frombuffer(raw, dtype=np.uint8, offset=head.length)
+    array = array.reshape(head.shape, order="F" if head.fortran else "C")
+    return np.ascontiguousarray(array), head
 
 
 def load_png_folder(path: str | Path) -> Dataset:
-    """Read every ``*.png`` in a folder (sorted by name); all must be 8-bit grey, same size."""
-    from PIL import Image
+    """Read every ``*.png`` in a folder (sorted by name); all must be 8-bit grey, same size.
 
+    An image over :data:`MAX_PNG_PIXELS` pixels is refused before its pixels are decoded.
+    """
     folder = Path(path)
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in PNG_SUFFIXES)
+    try:
+        files = sorted(p for p in folder.iterdir() if p.suffix.lower() in PNG_SUFFIXES)
+    except OSError as exc:
+        raise DataError(f"{folder}: cannot list the folder ({exc.strerror})") from exc
     if not files:
         raise DataError(f"{folder}: no .png files")
-    images = []
-    for f in files:
-        try:
-            with Image.open(f) as im:
-                if im.mode != "L":
-                    raise DataError(f"{f}: PNG mode {im.mode!r} unsupported (only 8-bit grey 'L')")
-                images.append(np.asarray(im, dtype=np.uint8))
-        except OSError as exc:  # PIL's UnidentifiedImageError and truncated-file errors
-            raise DataError(f"{f}: not a readable PNG ({exc})") from exc
+    images = [read_png(f) for f in files]
     shapes = {im.shape for im in images}
     if len(shapes) != 1:
         raise DataError(f"{folder}: images differ in size: {sorted(shapes)}")
     return _images(np.stack(images), tuple(f.name for f in files))
+
+
+def read_png(path: Path) -> np.ndarray:
+    """The pixels of one 8-bit grey PNG; every failure is a :class:`DataError`."""
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():  # we apply our own, lower, size limit just below
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(path)
+    except Image.DecompressionBombError as exc:
+        raise DataError(f"{path}: image too large: over {MAX_PNG_PIXELS} pixels") from exc
+    except Exception as exc:  # UnidentifiedImageError, truncated header, folder named *.png...
+        raise DataError(f"{path}: not a readable PNG ({exc})") from exc
+    with im:
+        width, height = im.size
+        if width * height > MAX_PNG_PIXELS:
+            raise DataError(
+                f"{path}: image too large: {width} x {height} pixels, the limit is "
+                f"{MAX_PNG_PIXELS} pixels"
+            )
+        if im.mode != "L":
+            raise DataError(f"{path}: PNG mode {im.mode!r} unsupported (only 8-bit grey 'L')")
+        if getattr(im, "n_frames", 1) != 1:  # only the first frame would be kept
+            raise DataError(f"{path}: animated PNG ({im.n_frames} frames) unsupported")
+        try:
+            im.load()
+            return np.asarray(im, dtype=np.uint8)
+        except Exception as exc:  # truncated or corrupt data: OSError, zlib errors, ...
+            raise DataError(f"{path}: not a readable PNG ({exc})") from exc
 
 
 def load_digits() -> Dataset:
@@ -162,19 +259,28 @@ def load_digits() -> Dataset:
 
 
 def load(path: str | Path) -> Dataset:
-    """Load any supported input: ``digits``, idx(.gz), ``.npy`` or a folder of PNGs."""
-    if str(path) == "digits":
+    """Load any supported input: ``digits``, idx(.gz), ``.npy(.gz)`` or a folder of PNGs."""
+    kind = source_kind(path)
+    if kind == "digits":
         return load_digits()
+    readers = {"png": load_png_folder, "npy": load_npy, "idx": load_idx}
+    return readers[kind](Path(path))
+
+
+def source_kind(path: str | Path) -> str:
+    """``"digits"``, ``"png"`` (a folder), ``"npy"`` or ``"idx"``; :class:`DataError` if none."""
+    if str(path) == "digits":
+        return "digits"
     path = Path(path)
     if not path.exists():
         raise DataError(f"{path}: no such file or folder")
     if path.is_dir():
-        return load_png_folder(path)
+        return "png"
     name = path.name.lower().removesuffix(".gz")
     if name.endswith(".npy"):
-        return load_npy(path)
+        return "npy"
     if "idx" in name or name.endswith("-ubyte"):
-        return load_idx(path)
+        return "idx"
     raise DataError(f"{path}: unsupported input (expected idx, .npy, or a folder of PNGs)")
 
 
@@ -183,5 +289,5 @@ def read_maybe_gzip(path: Path) -> bytes:
     try:
         raw = path.read_bytes()
         return gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+    except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
         raise DataError(f"{path}: cannot read ({exc})") from exc

@@ -48,6 +48,14 @@ import numpy as np
 from latentzip.errors import DataError
 from latentzip.motion.rotations import euler_to_matrix, matrix_to_euler
 
+#: Most joints accepted in one skeleton (motion-capture skeletons have tens of joints).
+MAX_JOINTS = 1024
+#: Deepest nesting of joints accepted (a chain from the root).
+MAX_DEPTH = 256
+#: Shortest frame time in seconds (a million frames per second); also what ``write_bvh``'s
+#: six decimals can still write.
+MIN_FRAME_TIME = 1e-6
+
 _POS = ("Xposition", "Yposition", "Zposition")
 _ROT = ("Xrotation", "Yrotation", "Zrotation")
 
@@ -183,7 +191,10 @@ class Motion:
 
     def downsample(self, fps: float) -> Motion:
         """Keep every k-th frame so that the rate is closest to ``fps`` (k >= 1)."""
-        k = max(1, round(self.fps / fps))
+        ratio = self.fps / fps if fps > 0 else np.inf
+        if not (np.isfinite(ratio) and ratio > 0):  # fps 0, negative, NaN, or absurdly small
+            raise DataError(f"cannot resample {self.fps:g} fps motion to {fps} fps")
+        k = max(1, round(ratio))
         return Motion(self.skeleton, self.root[::k], self.rotations[::k], self.fps / k)
 
     def slice(self, start: int, stop: int) -> Motion:
@@ -256,98 +267,206 @@ def forward_kinematics(
 
 
 def parse_bvh(text: str) -> Bvh:
-    """Parse BVH text; malformed input raises :class:`DataError`."""
-    tokens = text.split()
-    pos = 0
+    """Parse BVH text; malformed input raises :class:`DataError` naming the line.
 
-    def take() -> str:
-        nonlocal pos
-        if pos >= len(tokens):
-            raise DataError("BVH ends early")
-        pos += 1
-        return tokens[pos - 1]
+    Refused: more than :data:`MAX_JOINTS` joints or nesting deeper than :data:`MAX_DEPTH`,
+    non-finite offsets or channel values, a frame time that is not finite or under
+    :data:`MIN_FRAME_TIME` seconds, no frames, a ``Frames:`` count that differs from the
+    number of frame lines, and a frame line without exactly one value per channel.
+    """
+    lines = text.split("\n")
+    words = _Words(lines)
+    names, parents, offsets, channels, ends = _hierarchy(words)
+    words.expect("MOTION")
+    words.expect("Frames:")
+    n_frames = _frame_count(words)
+    words.expect("Frame")
+    words.expect("Time:")
+    frame_time = _frame_time(words)
+    n_ch = sum(len(c) for c in channels)
+    if n_ch == 0:
+        raise DataError("BVH: the skeleton has no channels")
+    values = _frames(lines, words.row + 1, n_frames, n_ch)
+    sk = Skeleton(names, np.array(parents), np.array(offsets, dtype=np.float64), channels, ends)
+    return Bvh(sk, values, frame_time)
 
-    def expect(word: str) -> None:
-        got = take()
+
+class _Words:
+    """The whitespace-separated words of BVH text, read one at a time with their line."""
+
+    def __init__(self, lines: list[str]) -> None:
+        self.lines = lines
+        self.row = -1  # index of the line the last word came from
+        self.words: list[str] = []
+
+    @property
+    def line(self) -> int:
+        return self.row + 1
+
+    def take(self, what: str = "more") -> str:
+        while not self.words:
+            if self.row + 1 >= len(self.lines):
+                raise DataError(f"BVH ends early (line {self.line}): expected {what}")
+            self.row += 1
+            self.words = self.lines[self.row].split()[::-1]
+        return self.words.pop()
+
+    def expect(self, word: str) -> None:
+        got = self.take(repr(word))
         if got != word:
-            raise DataError(f"BVH: expected {word!r}, found {got!r}")
+            raise self.error(f"expected {word!r}, found {got!r}")
 
-    def floats(n: int) -> list[float]:
+    def rest_of_line(self) -> list[str]:
+        rest, self.words = self.words[::-1], []
+        return rest
+
+    def numbers(self, n: int, what: str) -> list[float]:
+        out = [self.take(what) for _ in range(n)]
         try:
-            return [float(take()) for _ in range(n)]
-        except ValueError as exc:
-            raise DataError(f"BVH: bad number ({exc})") from None
+            values = [float(w) for w in out]
+        except ValueError:
+            raise self.error(f"bad number in {what}: {' '.join(out)}") from None
+        if not all(np.isfinite(values)):
+            raise self.error(f"non-finite number in {what}: {' '.join(out)}")
+        return values
 
+    def error(self, message: str) -> DataError:
+        return DataError(f"BVH line {self.line}: {message}")
+
+
+def _hierarchy(words: _Words):
+    """Joint names, parents, offsets, channels and end sites, parents before children.
+
+    Iterative (an explicit stack of open joints), so deep nesting cannot exhaust Python's
+    recursion limit; bounded by :data:`MAX_JOINTS` and :data:`MAX_DEPTH`.
+    """
     names: list[str] = []
     parents: list[int] = []
     offsets: list[list[float]] = []
     channels: list[tuple[str, ...]] = []
     ends: list[tuple[int, np.ndarray]] = []
+    words.expect("HIERARCHY")
+    words.expect("ROOT")
+    open_joints = [_joint(words, names, parents, offsets, channels, parent=-1)]
+    while open_joints:
+        word = words.take("'}', 'JOINT' or 'End Site'")
+        if word == "}":
+            open_joints.pop()
+        elif word == "JOINT":
+            if len(open_joints) >= MAX_DEPTH:
+                raise words.error(f"joints nested deeper than {MAX_DEPTH} levels")
+            j = _joint(words, names, parents, offsets, channels, parent=open_joints[-1])
+            open_joints.append(j)
+        elif word == "End":
+            words.expect("Site")
+            words.expect("{")
+            words.expect("OFFSET")
+            ends.append((open_joints[-1], np.array(words.numbers(3, "the End Site OFFSET"))))
+            words.expect("}")
+        else:
+            raise words.error(f"unexpected {word!r} in joint {names[open_joints[-1]]}")
+    return names, parents, offsets, channels, ends
 
-    def joint(parent: int) -> None:
-        name = take()
-        j = len(names)
-        names.append(name)
-        parents.append(parent)
-        expect("{")
-        expect("OFFSET")
-        offsets.append(floats(3))
-        expect("CHANNELS")
-        try:
-            n = int(take())
-        except ValueError:
-            raise DataError(f"BVH: bad channel count for {name}") from None
-        ch = tuple(take() for _ in range(n))
-        bad = [c for c in ch if c not in _POS + _ROT]
-        if bad or len(set(ch)) != n:
-            raise DataError(f"BVH: bad channels {ch} for {name}")
-        if sum(c in _ROT for c in ch) not in (0, 3):
-            raise DataError(f"BVH: joint {name} needs 0 or 3 rotation channels, has {ch}")
-        channels.append(ch)
-        while True:
-            word = take()
-            if word == "}":
-                return
-            if word == "JOINT":
-                joint(j)
-            elif word == "End":
-                expect("Site")
-                expect("{")
-                expect("OFFSET")
-                ends.append((j, np.array(floats(3))))
-                expect("}")
-            else:
-                raise DataError(f"BVH: unexpected {word!r} in joint {name}")
 
-    expect("HIERARCHY")
-    expect("ROOT")
-    joint(-1)
-    expect("MOTION")
-    expect("Frames:")
+def _joint(words: _Words, names, parents, offsets, channels, *, parent: int) -> int:
+    """Read one joint's name, OFFSET and CHANNELS (up to its children); its index."""
+    if len(names) >= MAX_JOINTS:
+        raise words.error(f"more than {MAX_JOINTS} joints")
+    name = words.take("a joint name")
+    words.expect("{")
+    words.expect("OFFSET")
+    offset = words.numbers(3, f"the OFFSET of {name}")
+    words.expect("CHANNELS")
+    channels.append(_channels(words, name))
+    names.append(name)
+    parents.append(parent)
+    offsets.append(offset)
+    return len(names) - 1
+
+
+def _channels(words: _Words, name: str) -> tuple[str, ...]:
+    """The channel names, which must fill the rest of the CHANNELS line."""
+    count = words.take("a channel count")
+    ch = tuple(words.rest_of_line())
     try:
-        n_frames = int(take())
+        n = int(count)
     except ValueError:
-        raise DataError("BVH: bad frame count") from None
-    expect("Frame")
-    expect("Time:")
-    frame_time = floats(1)[0]
-    if not frame_time > 0:
-        raise DataError(f"BVH: frame time must be positive, got {frame_time}")
-    n_ch = sum(len(c) for c in channels)
-    rest = tokens[pos:]
-    if len(rest) != n_frames * n_ch:
-        raise DataError(
-            f"BVH: {n_frames} frames of {n_ch} channels need {n_frames * n_ch} values, "
-            f"found {len(rest)}"
-        )
+        raise words.error(f"bad channel count {count!r} for {name}") from None
+    if n != len(ch):
+        raise words.error(f"CHANNELS {n} for {name} is followed by {len(ch)} channel names")
+    bad = [c for c in ch if c not in _POS + _ROT]
+    if bad or len(set(ch)) != n:
+        raise words.error(f"bad channels {ch} for {name} (unknown or repeated)")
+    if sum(c in _ROT for c in ch) not in (0, 3):
+        raise words.error(f"joint {name} needs 0 or 3 rotation channels, has {ch}")
+    return ch
+
+
+def _frame_count(words: _Words) -> int:
+    word = words.take("the frame count")
     try:
-        values = np.array(rest, dtype=np.float64).reshape(n_frames, n_ch)
-    except ValueError as exc:
-        raise DataError(f"BVH: bad number in the motion block ({exc})") from None
-    if not np.all(np.isfinite(values)):
-        raise DataError("BVH: non-finite channel values")
-    sk = Skeleton(names, np.array(parents), np.array(offsets, dtype=np.float64), channels, ends)
-    return Bvh(sk, values, frame_time)
+        n = int(word)
+    except ValueError:
+        raise words.error(f"bad frame count {word!r}") from None
+    if n <= 0:
+        raise words.error(f"the file must hold at least one frame, Frames: says {n}")
+    return n
+
+
+def _frame_time(words: _Words) -> float:
+    word = words.take("the frame time")
+    try:
+        frame_time = float(word)
+    except ValueError:
+        raise words.error(f"bad frame time {word!r}") from None
+    if not (np.isfinite(frame_time) and frame_time >= MIN_FRAME_TIME):
+        raise words.error(
+            f"frame time must be positive and finite, at least {MIN_FRAME_TIME} s, got {word}"
+        )
+    if words.rest_of_line():
+        raise words.error("unexpected words after the frame time (frames start on the next line)")
+    return frame_time
+
+
+def _frames(lines: list[str], first: int, n_frames: int, n_ch: int) -> np.ndarray:
+    """The frame lines from ``lines[first]`` on (blank lines skipped) as (T, n_ch) values.
+
+    The frame count and every line's width are checked before the values are converted, and
+    nothing is allocated from the ``Frames:`` claim itself.
+    """
+    rows = [(i + 1, line) for i, line in enumerate(lines[first:], start=first) if line.strip()]
+    if len(rows) != n_frames:
+        raise DataError(
+            f"BVH: Frames: {n_frames} with {n_ch} channels each need {n_frames} frame lines, "
+            f"found {len(rows)}"
+        )
+    tokens: list[str] = []
+    for lineno, line in rows:
+        row = line.split()
+        if len(row) != n_ch:
+            raise DataError(
+                f"BVH line {lineno}: {len(row)} values, the skeleton has {n_ch} channels"
+            )
+        tokens.extend(row)
+    try:
+        values = np.array(tokens, dtype=np.float64).reshape(n_frames, n_ch)
+    except ValueError:
+        raise _first_bad_frame(rows) from None
+    finite = np.isfinite(values).all(axis=1)
+    if not finite.all():
+        lineno = rows[int(np.argmin(finite))][0]
+        raise DataError(f"BVH line {lineno}: non-finite channel values")
+    return values
+
+
+def _first_bad_frame(rows: list[tuple[int, str]]) -> DataError:
+    for lineno, line in rows:
+        for word in line.split():
+            try:
+                float(word)
+            except ValueError:
+                return DataError(f"BVH line {lineno}: bad number {word!r} in a frame")
+    return DataError("BVH: bad number in the motion block")
 
 
 def read_bvh(path: str | Path) -> Bvh:
@@ -405,6 +524,9 @@ def save_bvh(bvh: Bvh, path: str | Path, *, force: bool = False) -> Path:
 
 
 __all__ = [
+    "MAX_DEPTH",
+    "MAX_JOINTS",
+    "MIN_FRAME_TIME",
     "Bvh",
     "Motion",
     "Skeleton",

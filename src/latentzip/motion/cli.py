@@ -11,10 +11,23 @@ latentzip motion evaluate motion.pt ../shared/data/motion/m21
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 from latentzip.cliutil import guard_output
 from latentzip.errors import LatentzipError
+
+
+def _fps(text: str) -> float:
+    """argparse type: a finite frame rate above zero (``0``, ``nan``, ``inf`` would divide by
+    zero or never end when resampling)."""
+    try:
+        fps = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not (math.isfinite(fps) and fps > 0):
+        raise argparse.ArgumentTypeError(f"must be a positive, finite frame rate, got {text!r}")
+    return fps
 
 
 def _threads(n: int) -> None:
@@ -162,7 +175,7 @@ def add_motion_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParse
     r = verbs.add_parser("render", help="stick-figure GIF (or PNG strip) of BVH clips")
     r.add_argument("bvh", nargs="+")
     r.add_argument("-o", "--output", required=True, help=".gif, or .png for a strip")
-    r.add_argument("--fps", type=float, default=30.0)
+    r.add_argument("--fps", type=_fps, default=30.0, help="frames per second of the drawing")
     r.add_argument("-f", "--force", action="store_true")
     r.set_defaults(func=_render)
 

@@ -13,6 +13,11 @@ every field quoted). A record that is not (a field quoted without need, a stray 
 ``\\r\\n`` file, ...) keeps its raw text in :attr:`Table.verbatim`, so :func:`format_csv`
 always gives back the same bytes; :attr:`Table.exact_from_values` says whether the values
 alone would have.
+
+Fields of any length are read (up to 2 GiB, not the csv module's default 128 KiB), but a table
+may have at most :data:`MAX_COLUMNS` columns: wider ones are refused while reading, before the
+rest of the file is parsed (the column model learns from all pairs of columns, so its cost
+grows with the square of the width).
 """
 
 from __future__ import annotations
@@ -20,14 +25,32 @@ from __future__ import annotations
 import csv
 import io
 import re
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from latentzip.data.loaders import read_maybe_gzip
 from latentzip.errors import DataError
 
-__all__ = ["CsvFormat", "Table", "format_csv", "is_csv_path", "is_number", "parse_csv", "read_csv"]
+__all__ = [
+    "MAX_COLUMNS",
+    "CsvFormat",
+    "Table",
+    "format_csv",
+    "is_csv_path",
+    "is_number",
+    "parse_csv",
+    "read_csv",
+]
+
+#: Widest table accepted (Excel's limit). The column model's pairwise statistics take
+#: ``8 * columns**2`` bytes: 2 GiB here, 2 TiB for 500,000 columns.
+MAX_COLUMNS = 16384
+#: Longest field read: the largest value ``csv.field_size_limit`` takes on every platform
+#: (a C long, 32 bits on Windows).
+MAX_FIELD_CHARS = 2**31 - 1
 
 _QUOTING = {"minimal": csv.QUOTE_MINIMAL, "all": csv.QUOTE_ALL}
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
@@ -152,7 +175,7 @@ def parse_csv(
     ------
     DataError
         Not UTF-8, empty, rows of different lengths, bare ``\\r`` line endings, a quote
-        that is never closed.
+        that is never closed, more than :data:`MAX_COLUMNS` columns.
 
     Examples
     --------
@@ -236,10 +259,25 @@ def _lines(text: str) -> list[str]:
 
 def _records(lines: list[str], delimiter: str, source: str) -> tuple[list[list[str]], list[str]]:
     """Parsed records and the raw text of each (the lines the reader consumed for it)."""
+    with _long_fields():
+        records, raws = _read_records(lines, delimiter, source)
+        _check_closed(records, raws, delimiter, source)
+    return records, raws
+
+
+def _read_records(
+    lines: list[str], delimiter: str, source: str
+) -> tuple[list[list[str]], list[str]]:
     reader = csv.reader(iter(lines), delimiter=delimiter, quotechar='"', doublequote=True)
     records, raws, used = [], [], 0
     try:
         for rec in reader:
+            if len(rec) > MAX_COLUMNS:  # refuse before reading (and storing) the rest
+                line = 1 + sum(r.count("\n") for r in raws)
+                raise DataError(
+                    f"{source}: line {line} has {len(rec)} fields; at most {MAX_COLUMNS} "
+                    "columns are supported"
+                )
             records.append(rec)
             raws.append("".join(lines[used : reader.line_num]))
             used = reader.line_num
@@ -248,6 +286,10 @@ def _records(lines: list[str], delimiter: str, source: str) -> tuple[list[list[s
         raise DataError(f"{source}: line {reader.line_num}: malformed CSV: {exc}{hint}") from exc
     if not records:
         raise DataError(f"{source}: no records")
+    return records, raws
+
+
+def _check_closed(records: list[list[str]], raws: list[str], delimiter: str, source: str) -> None:
     try:  # only the last record can hold a quote that is never closed: it runs to the end
         list(csv.reader([raws[-1]], delimiter=delimiter, quotechar='"', strict=True))
     except csv.Error as exc:
@@ -256,7 +298,32 @@ def _records(lines: list[str], delimiter: str, source: str) -> tuple[list[list[s
             raise DataError(
                 f"{source}: line {line}: malformed CSV: a quoted field is never closed"
             ) from exc
-    return records, raws
+
+
+_limit_lock = threading.Lock()
+_limit_users = 0
+_limit_saved = 0
+
+
+@contextmanager
+def _long_fields():
+    """Raise the csv module's global field size limit while any of our parses runs.
+
+    The limit is process-wide, so concurrent parses share one raise: the first in saves the
+    old value, the last out restores it.
+    """
+    global _limit_users, _limit_saved
+    with _limit_lock:
+        if _limit_users == 0:
+            _limit_saved = csv.field_size_limit(MAX_FIELD_CHARS)
+        _limit_users += 1
+    try:
+        yield
+    finally:
+        with _limit_lock:
+            _limit_users -= 1
+            if _limit_users == 0:
+                csv.field_size_limit(_limit_saved)
 
 
 def _writer(delimiter: str, term: str, quoting: str):
