@@ -41,7 +41,7 @@ from common import RESULTS, machine, write_results
 
 from latentzip.splats import DualGSSequence, Gaussians, ply_bytes, read_ply
 from latentzip.splats.codec import SplatCodecConfig, SplatDecoder, compress_sequence
-from latentzip.splats.codec_entropy import unpack_parts
+from latentzip.splats.codec.entropy import unpack_parts
 from latentzip.splats.metrics import psnr, ssim
 from latentzip.splats.raster import render_numpy
 

@@ -24,6 +24,11 @@ def test_atomic_write_refuses_clobbering_and_reports_os_errors(tmp_path):
     with pytest.raises(LatentzipError, match="is a folder"):
         atomic_write(tmp_path, b"x")
     (tmp_path / "file").write_bytes(b"")
-    with pytest.raises(LatentzipError, match="cannot write"):
+    with pytest.raises(LatentzipError, match="does not exist"):
         atomic_write(tmp_path / "file" / "below", b"x")  # parent is a file
+    with pytest.raises(LatentzipError, match="cannot write"):
+        atomic_write(tmp_path / "file" / "below", b"x", parents=True)
+    with pytest.raises(LatentzipError, match="does not exist"):
+        atomic_write(tmp_path / "a" / "b" / "c.lz", b"x")  # never creates folders silently
+    assert not (tmp_path / "a").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]

@@ -41,3 +41,27 @@ def read_input(path: str | Path) -> bytes:
         return Path(path).read_bytes()
     except OSError as exc:
         raise LatentzipError(f"{path}: cannot read ({exc.strerror})") from exc
+
+
+def print_info(path: str | Path) -> None:
+    """``latentzip info``: the framing every container shares, then its codec's summary."""
+    from latentzip.coding import container
+    from latentzip.registry import CODECS
+
+    blob = read_input(path)
+    c = container.unpack(blob)
+    spec = CODECS.get(c.codec)
+    spec.check(c)
+    lines = [
+        ("file", f"{path} ({len(blob)} bytes)"),
+        (
+            "codec",
+            f"{spec.name} (id {c.codec}, bitstream v{c.codec_version}, "
+            f"container v{container.VERSION})",
+        ),
+        ("records", f"{len(c.index)}, {c.n_samples} samples"),
+        ("model file", f"embedded ({len(c.model)} bytes)" if c.model else "separate"),
+        *spec.describe(c),
+    ]
+    for label, text in lines:
+        print(f"{label + ':':<13}{text}")

@@ -3,23 +3,33 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from latentzip.errors import LatentzipError
 
 
-def atomic_write(path: str | Path, data: bytes, *, force: bool = True) -> Path:
+def atomic_write(
+    path: str | Path, data: bytes, *, force: bool = True, parents: bool = False
+) -> Path:
     """Write ``data`` to ``path`` via a temporary file in the same folder and a rename.
 
-    A reader never sees a half-written file, and a crash leaves the old file intact.
-    With ``force=False`` an existing ``path`` is an error.
+    A reader never sees a half-written file, and a crash leaves the old file intact (and at
+    most a hidden ``.NAME.*.tmp`` beside it, which :func:`sweep_temporaries` removes).
+    With ``force=False`` an existing ``path`` is an error; a missing folder is one unless
+    ``parents`` (a typo in a path should not create a tree of folders).
     """
     path = Path(path)
     if not force and path.exists():
         raise LatentzipError(f"{path} exists; pass --force to overwrite it")
     if path.is_dir():
         raise LatentzipError(f"{path} is a folder; give a file name")
+    if not parents and not path.parent.is_dir():
+        raise LatentzipError(f"{path}: folder {path.parent} does not exist")
+    sweep_temporaries(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -40,6 +50,73 @@ def atomic_write(path: str | Path, data: bytes, *, force: bool = True) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+@contextmanager
+def atomic_folder(path: str | Path, *, force: bool = False) -> Iterator[Path]:
+    """A temporary sibling folder to fill; on success it replaces ``path`` in one rename.
+
+    On any error (or a kill) ``path`` is untouched: absent, or still the old folder. With
+    ``force`` an existing folder is replaced (moved aside, then removed); an existing empty
+    folder is always replaced.
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise LatentzipError(f"{path} exists and is not a folder")
+    if path.is_dir() and any(path.iterdir()) and not force:
+        raise LatentzipError(f"{path} is not empty; pass --force to replace it")
+    if not path.parent.is_dir():
+        raise LatentzipError(f"{path}: folder {path.parent} does not exist")
+    sweep_temporaries(path)
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it private; mkdir would not
+    except OSError as exc:
+        raise LatentzipError(f"{path}: cannot write ({exc.strerror})") from exc
+    try:
+        yield tmp
+        old = None
+        if path.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
+            os.replace(path, old / "x")
+        try:
+            os.replace(tmp, path)
+        except OSError:
+            if old is not None:  # put the old folder back before reporting
+                os.replace(old / "x", path)
+            raise
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise LatentzipError(f"{path}: cannot write ({exc.strerror or exc})") from exc
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def sweep_temporaries(path: str | Path) -> None:
+    """Remove what an interrupted write of ``path`` left beside it (``.NAME.*.tmp|.old``).
+
+    Only names this module creates match, so nothing else is ever touched.
+    """
+    path = Path(path)
+    try:
+        leftovers = list(path.parent.glob(f".{_glob_escape(path.name)}.*"))
+    except OSError:
+        return
+    for p in leftovers:
+        if p.name.endswith((".tmp", ".old")) and len(p.name) == len(path.name) + 14:
+            if p.is_dir():
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                p.unlink(missing_ok=True)
+
+
+def _glob_escape(name: str) -> str:
+    import glob
+
+    return glob.escape(name)
 
 
 def _umask() -> int:

@@ -13,6 +13,7 @@ def test_cli_round_trip_of_a_ply_folder(tmp_path, capsys):
     rng = np.random.default_rng(0)
     g0 = Gaussians.random(50, degree=1, seed=0)
     src = tmp_path / "frames"
+    src.mkdir()
     frames = []
     for t in range(6):
         g = Gaussians(
@@ -35,8 +36,12 @@ def test_cli_round_trip_of_a_ply_folder(tmp_path, capsys):
     assert main(["splats", "info", str(out)]) == 0
     info = capsys.readouterr().out
     assert "6 (" in info and "segments:    2" in info
+    assert main(["info", str(out)]) == 0  # the top-level verb dispatches on the codec
+    assert capsys.readouterr().out == info
 
     restored = tmp_path / "restored"
+    assert main(["decompress", str(out), "-o", str(tmp_path / "top")]) == 0
+    assert sorted(p.name for p in (tmp_path / "top").iterdir())[0] == "0000.ply"
     assert main(["splats", "decompress", str(out), "-o", str(restored)]) == 0
     step = SplatDecoder(out.read_bytes()).steps.position
     for t, g in enumerate(frames):
@@ -56,6 +61,7 @@ def test_cli_round_trip_of_a_ply_folder(tmp_path, capsys):
 
 def test_cli_compresses_a_dualgs_model(tmp_path, capsys):
     seq = DualGSSequence.random(frames=4, joints=3, skins=20, seed=2)
+    (tmp_path / "fit").mkdir()
     seq.save(tmp_path / "fit" / "dualgs.npz")
     assert main(["splats", "compress", str(tmp_path / "fit"), "--quality", "high"]) == 0
     assert "DualGS model" in capsys.readouterr().out

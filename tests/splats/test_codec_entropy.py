@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from latentzip.errors import ContainerError
-from latentzip.splats.codec_appearance import (
+from latentzip.splats.codec.appearance import (
     assign,
     decode_band,
     decode_codebook,
@@ -16,15 +16,15 @@ from latentzip.splats.codec_appearance import (
     encode_codebook,
     quantise_band,
 )
-from latentzip.splats.codec_entropy import IntDecoder, IntEncoder, pack_parts, unpack_parts
-from latentzip.splats.codec_motion import (
+from latentzip.splats.codec.entropy import IntDecoder, IntEncoder, pack_parts, unpack_parts
+from latentzip.splats.codec.motion import (
     decode_intra,
     decode_track,
     encode_intra,
     encode_track,
     grid_quaternions,
 )
-from latentzip.splats.codec_segment import SegmentCode, decode_segment, encode_segment
+from latentzip.splats.codec.segment import SegmentCode, decode_segment, encode_segment
 
 ints = st.integers(-(2**40), 2**40)
 

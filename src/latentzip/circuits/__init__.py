@@ -2,7 +2,6 @@
 
 from latentzip.circuits.circuit import Circuit
 from latentzip.circuits.hclt import HCLT, HCLTConfig
-from latentzip.circuits.io import fingerprint
 from latentzip.circuits.structure import Tree, chow_liu_tree, mutual_information
 
 __all__ = [
@@ -11,6 +10,5 @@ __all__ = [
     "HCLTConfig",
     "Tree",
     "chow_liu_tree",
-    "fingerprint",
     "mutual_information",
 ]

@@ -14,14 +14,20 @@ each node and the log scales summed, which is exact and cannot underflow.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
 
 from latentzip.circuits.structure import Tree
+from latentzip.coding.quantise import QuantisingWalker
 from latentzip.data import validate_symbols
 from latentzip.errors import ModelError
+
+_ARRAYS = ("parent", "order", "prior", "edges", "leaves", "n_categories")
+MAX_LATENTS = 4096
+MAX_CATEGORIES = 2**16
 
 
 @dataclass(frozen=True)
@@ -67,9 +73,74 @@ class Circuit:
     n_categories: np.ndarray
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
+    kind = "hclt"  # the model protocol (latentzip.coding.protocol): what the coder sees
+    version = 1
+
     @property
     def n_variables(self) -> int:
         return int(self.leaves.shape[0])
+
+    @property
+    def alphabet_sizes(self) -> np.ndarray:
+        return self.n_categories
+
+    @property
+    def coding_order(self) -> np.ndarray:
+        return self.tree.order
+
+    @property
+    def bytes_per_sample(self) -> int:
+        return 8 * (2 * self.n_variables * self.n_latents + 2 * self.leaves.shape[1])
+
+    def walker(self, n: int) -> QuantisingWalker:
+        """Incremental conditionals in pre-order, quantised (see :mod:`.incremental`)."""
+        from latentzip.circuits.incremental import IncrementalConditionals
+
+        return QuantisingWalker(
+            IncrementalConditionals(self, n), self.n_categories[self.tree.order]
+        )
+
+    @property
+    def fingerprint(self) -> str:
+        """Hex SHA-256 of structure and parameters (little-endian, canonical layout)."""
+        if "fingerprint" not in self._cache:
+            h = hashlib.sha256(b"latentzip-hclt/1")  # the prefix of latentzip 0.1's files
+            for name, arr in self._arrays().items():
+                canon = np.ascontiguousarray(arr, dtype="<i8" if arr.dtype.kind in "iu" else "<f8")
+                h.update(name.encode() + str(canon.shape).encode() + canon.tobytes())
+            self._cache["fingerprint"] = h.hexdigest()
+        return self._cache["fingerprint"]
+
+    def _arrays(self) -> dict[str, np.ndarray]:
+        t = self.tree
+        values = (t.parent, t.order, self.prior, self.edges, self.leaves, self.n_categories)
+        return dict(zip(_ARRAYS, values, strict=True))
+
+    def to_arrays(self) -> tuple[dict[str, np.ndarray], dict]:
+        return self._arrays(), {}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray], settings: dict) -> Circuit:
+        """A circuit from untrusted arrays, fully checked (:meth:`check`)."""
+        missing = [name for name in _ARRAYS if name not in arrays]
+        if missing:
+            raise ModelError(f"arrays {missing} are missing")
+        a = {name: arrays[name] for name in _ARRAYS}
+        for name in ("parent", "order", "n_categories"):
+            if a[name].dtype.kind not in "iu":
+                raise ModelError(f"{name} must hold integers, not {a[name].dtype}")
+        for name in ("prior", "edges", "leaves"):
+            if a[name].dtype.kind != "f":
+                raise ModelError(f"{name} must hold floats, not {a[name].dtype}")
+        circuit = cls(
+            Tree(a["parent"].astype(np.int64), a["order"].astype(np.int64)),
+            np.ascontiguousarray(a["prior"], dtype=np.float64),
+            np.ascontiguousarray(a["edges"], dtype=np.float64),
+            np.ascontiguousarray(a["leaves"], dtype=np.float64),
+            a["n_categories"].astype(np.int64),
+        )
+        circuit.check()
+        return circuit
 
     @property
     def n_latents(self) -> int:
@@ -80,8 +151,17 @@ class Circuit:
         return Schedule.from_tree(self.tree)
 
     def check(self, atol: float = 1e-6) -> None:
-        """Raise :class:`ModelError` unless shapes agree and every table is a distribution."""
+        """Raise :class:`ModelError` unless the circuit is one the passes and coder can run.
+
+        Shapes agree, the tree is a valid rooted tree in pre-order, every category count lies
+        within its leaf table (the coder's kernels index by it), values beyond a variable's
+        count have no mass, and every table is a probability distribution.
+        """
+        if self.prior.ndim != 1 or self.edges.ndim != 3 or self.leaves.ndim != 3:
+            raise ModelError("prior, edges and leaves must have 1, 3 and 3 dimensions")
         d, k = self.n_variables, self.n_latents
+        if not (1 <= k <= MAX_LATENTS and 1 <= self.leaves.shape[1] <= MAX_CATEGORIES):
+            raise ModelError(f"{k} latent states and {self.leaves.shape[1]} categories")
         if self.edges.shape != (d, k, k) or self.leaves.shape[0::2] != (d, k):
             raise ModelError(
                 f"inconsistent shapes: prior {self.prior.shape}, edges "
@@ -89,9 +169,18 @@ class Circuit:
             )
         if self.tree.n_variables != d or self.n_categories.shape != (d,):
             raise ModelError("tree or category counts do not match the number of variables")
+        self.tree.check()
+        width = self.leaves.shape[1]
+        if self.n_categories.min() < 1 or self.n_categories.max() > width:
+            raise ModelError(f"category counts must lie in 1..{width}, the leaf table width")
+        beyond = np.arange(width)[None, :] >= self.n_categories[:, None]
+        if np.any(self.leaves[beyond] != 0):
+            raise ModelError("a leaf table gives mass to values beyond its category count")
         tables = [self.prior, self.edges[self.tree.parent >= 0], self.leaves.transpose(0, 2, 1)]
         for name, t in zip(("prior", "edges", "leaves"), tables, strict=True):
-            if not np.all(np.isfinite(t)) or t.min() < 0 or np.abs(t.sum(-1) - 1).max() > atol:
+            if t.size and (
+                not np.all(np.isfinite(t)) or t.min() < 0 or np.abs(t.sum(-1) - 1).max() > atol
+            ):
                 raise ModelError(f"{name} table is not a probability distribution")
 
     def validate(self, x: np.ndarray) -> np.ndarray:

@@ -9,10 +9,12 @@ decreases the training likelihood when the pseudocount is zero.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 
 from latentzip.circuits.circuit import Circuit
-from latentzip.circuits.structure import Tree
+from latentzip.circuits.structure import Tree, chow_liu_tree
 
 
 def normalise(counts: np.ndarray, pseudocount: float, support: np.ndarray | None = None):
@@ -76,6 +78,36 @@ def initial_circuit(
     edges[tree.root] = np.eye(k)
     prior = np.full(k, 1.0 / k)
     return Circuit(tree, prior, edges, np.ascontiguousarray(leaves), n_categories.copy())
+
+
+def start(
+    mi: np.ndarray,
+    counts: np.ndarray,
+    n_categories: np.ndarray,
+    n_latents: int,
+    rng: np.random.Generator,
+) -> Circuit:
+    """The circuit EM starts from: Chow-Liu tree of the mutual information ``mi`` (D, D) and
+    :func:`initial_circuit` from the :func:`value_counts` ``counts`` (D, C).
+
+    Statistics may come from one process or be summed over shards (both are additive)."""
+    return initial_circuit(chow_liu_tree(mi), counts, n_categories, n_latents, rng)
+
+
+def accumulate(
+    circuit: Circuit, batches: Iterable[np.ndarray]
+) -> tuple[float, tuple[np.ndarray, ...]]:
+    """The E-step over ``batches`` of records: total log-likelihood and summed counts."""
+    total_ll, totals = 0.0, None
+    for x in batches:
+        ll, counts = circuit.expected_counts(x)
+        total_ll += ll
+        totals = (
+            counts if totals is None else tuple(a + b for a, b in zip(totals, counts, strict=True))
+        )
+    if totals is None:
+        raise ValueError("no records to accumulate")
+    return total_ll, totals
 
 
 def blend(circuit: Circuit, new: tuple[np.ndarray, ...], step: float) -> Circuit:

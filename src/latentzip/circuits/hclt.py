@@ -9,12 +9,12 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
 
+from latentzip import progress as progress_bars
 from latentzip.circuits import em
-from latentzip.circuits import io as model_io
 from latentzip.circuits.circuit import Circuit
-from latentzip.circuits.structure import chow_liu_tree, mutual_information
+from latentzip.circuits.structure import mutual_information
+from latentzip.coding import modelfile
 from latentzip.data import validate_symbols
 from latentzip.errors import DataError, ModelError
 
@@ -134,13 +134,10 @@ class HCLT:
         tag = _data_tag(cfg, x) if checkpoint else ""  # hashed once, not every epoch
         state = _load_checkpoint(checkpoint, tag) if checkpoint else None
         if state is None:
-            tree = chow_liu_tree(
-                mutual_information(
-                    x, cats, n_bins=cfg.mi_bins, max_records=cfg.mi_records, random_state=cfg.seed
-                )
+            mi = mutual_information(
+                x, cats, n_bins=cfg.mi_bins, max_records=cfg.mi_records, random_state=cfg.seed
             )
-            counts = em.value_counts(x, cats)
-            circuit = em.initial_circuit(tree, counts, cats, cfg.n_latents, rng)
+            circuit = em.start(mi, em.value_counts(x, cats), cats, cfg.n_latents, rng)
             history: list[dict] = []
         else:
             circuit, history, rng_state = state
@@ -186,39 +183,22 @@ class HCLT:
         perm = rng.permutation(len(x))
         total_ll = 0.0
         batches = range(0, len(x), cfg.batch_size)
-        bar = tqdm(
-            batches,
-            desc=f"epoch {epoch + 1} mini-batch EM",
-            disable=not progress,
-            leave=False,
-            unit="batch",
-        )
+        bar = progress_bars.bar(batches, desc=f"epoch {epoch + 1} mini-batch EM", enabled=progress)
         for start in bar:
             batch = x[perm[start : start + cfg.batch_size]]
             ll, counts = circuit.expected_counts(batch)
             total_ll += ll
             circuit = em.blend(circuit, em.maximise(circuit, counts, cfg.pseudocount), step)
-            bar.set_postfix(bpd=f"{-ll / batch.size / math.log(2):.3f}")
+            progress_bars.note(bar, bpd=f"{-ll / batch.size / math.log(2):.3f}")
         return circuit, total_ll
 
     def _full_batch_epoch(self, circuit, x, progress, epoch):
         cfg = self.config
-        total_ll, totals = 0.0, None
         batches = range(0, len(x), cfg.eval_batch_size)
-        for start in tqdm(
-            batches,
-            desc=f"epoch {epoch + 1} full-batch EM",
-            disable=not progress,
-            leave=False,
-            unit="batch",
-        ):
-            ll, counts = circuit.expected_counts(x[start : start + cfg.eval_batch_size])
-            total_ll += ll
-            totals = (
-                counts
-                if totals is None
-                else tuple(a + b for a, b in zip(totals, counts, strict=True))
-            )
+        bar = progress_bars.bar(batches, desc=f"epoch {epoch + 1} full-batch EM", enabled=progress)
+        total_ll, totals = em.accumulate(
+            circuit, (x[start : start + cfg.eval_batch_size] for start in bar)
+        )
         return em.replace(circuit, em.maximise(circuit, totals, cfg.pseudocount)), total_ll
 
     # ---------------------------------------------------------------- queries
@@ -257,20 +237,34 @@ class HCLT:
         return self._check_fitted().sample(n, np.random.default_rng(random_state))
 
     # ---------------------------------------------------------------- persistence
+    def coding_model(self) -> Circuit:
+        """The fitted circuit: what the coder uses (:mod:`latentzip.coding.protocol`)."""
+        return self._check_fitted()
+
     def save(self, path: str | Path) -> Path:
         meta = {"config": asdict(self.config), "history": getattr(self, "history_", [])}
-        return model_io.save(self._check_fitted(), path, meta)
+        return modelfile.save(self._check_fitted(), path, meta)
 
     @classmethod
     def load(cls, path: str | Path) -> HCLT:
-        circuit, meta = model_io.load(path)
-        model = cls(HCLTConfig(**meta.get("config", {})))
+        """Read an HCLT model file (any other kind of model is refused)."""
+        circuit, meta = modelfile.load(path)
+        return cls.from_circuit(circuit, meta, str(path))
+
+    @classmethod
+    def from_circuit(cls, circuit, meta: dict, source: str = "model") -> HCLT:
+        if not isinstance(circuit, Circuit):
+            raise ModelError(f"{source}: holds a {circuit.kind} model, not an HCLT")
+        try:
+            model = cls(HCLTConfig(**meta.get("config", {})))
+        except TypeError as exc:
+            raise ModelError(f"{source}: unknown training configuration ({exc})") from exc
         model.circuit_, model.history_ = circuit, meta.get("history", [])
         return model
 
     @property
     def fingerprint(self) -> str:
-        return model_io.fingerprint(self._check_fitted())
+        return self._check_fitted().fingerprint
 
 
 def _data_tag(cfg: HCLTConfig, x: np.ndarray) -> str:
@@ -283,13 +277,13 @@ def _data_tag(cfg: HCLTConfig, x: np.ndarray) -> str:
 
 def _save_checkpoint(path, tag, circuit, history, rng_state) -> None:
     meta = {"tag": tag, "history": history, "rng": rng_state}
-    model_io.save(circuit, path, meta)
+    modelfile.save(circuit, path, meta)
 
 
 def _load_checkpoint(path, tag):
     if not Path(path).exists():
         return None
-    circuit, meta = model_io.load(path)
-    if meta.get("tag") != tag:
+    circuit, meta = modelfile.load(path)
+    if meta.get("tag") != tag or not isinstance(circuit, Circuit):
         raise ModelError(f"{path}: checkpoint was made with other data or settings")
     return circuit, meta["history"], meta["rng"]

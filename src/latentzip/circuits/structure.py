@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.sparse.csgraph import breadth_first_order, minimum_spanning_tree
 
-from latentzip.errors import DataError
+from latentzip.errors import DataError, ModelError
 
 
 @dataclass(frozen=True)
@@ -66,10 +66,40 @@ class Tree:
             end[p] = max(end[p], end[t])
         return end
 
+    def check(self) -> None:
+        """Raise :class:`ModelError` unless ``order`` is a depth-first pre-order of ``parent``.
+
+        Read from files, both arrays are untrusted: a self-parent, a cycle or an order that
+        breaks a subtree apart would make the coder loop forever or read out of bounds.
+        """
+        parent, order = self.parent, self.order
+        d = parent.shape[0] if parent.ndim == 1 else -1
+        if (
+            d < 1
+            or order.shape != (d,)
+            or parent.dtype.kind not in "iu"
+            or order.dtype.kind not in "iu"
+        ):
+            raise ModelError(f"tree arrays of shapes {parent.shape} and {order.shape}")
+        if parent.min() < -1 or parent.max() >= d or np.sum(parent < 0) != 1:
+            raise ModelError("the tree's parent array is out of range or has no single root")
+        if not np.array_equal(np.sort(order), np.arange(d)) or parent[order[0]] != -1:
+            raise ModelError("the tree's order is not a permutation starting at the root")
+        stack: list[int] = [int(order[0])]  # ancestors of the variable just visited
+        for v in order[1:]:
+            p = int(parent[v])
+            while stack and stack[-1] != p:
+                stack.pop()
+            if not stack:
+                raise ModelError(f"variable {v} comes before its parent {p}: not a pre-order")
+            stack.append(int(v))
+
     @classmethod
     def from_parent(cls, parent: np.ndarray) -> Tree:
         """Build from a parent array; children are visited in increasing index order."""
         parent = np.asarray(parent, dtype=np.int64)
+        if parent.ndim != 1 or parent.size == 0 or parent.max() >= len(parent) or parent.min() < -1:
+            raise DataError("a parent array lists, for each variable, -1 or another variable")
         roots = np.flatnonzero(parent < 0)
         if roots.size != 1:
             raise DataError(f"a tree needs exactly one root, got {roots.size}")

@@ -63,3 +63,40 @@ def quantise(
         raise ValueError("out must be int64 or float32 (precision <= 24) with the shape of probs")
     _quantise(probs, n_valid, 2**precision, out)
     return out
+
+
+class QuantisingWalker:
+    """A walker over floating-point conditionals made into a :class:`~.protocol.Walker`.
+
+    ``walker.predict(t)`` gives probabilities (n, C) (any positive row sums);
+    ``n_valid[t]`` is the alphabet size of the variable at position ``t``.
+    """
+
+    def __init__(self, walker, n_valid: np.ndarray):
+        self.walker, self.n_valid = walker, np.asarray(n_valid)
+        self._out: np.ndarray | None = None
+
+    def predict(self, t: int) -> np.ndarray:
+        probs = self.walker.predict(t)
+        if self._out is None or self._out.shape != probs.shape:
+            self._out = np.empty(probs.shape, dtype=np.int64)
+        return quantise(probs, int(self.n_valid[t]), out=self._out)
+
+    def observe(self, t: int, values: np.ndarray) -> None:
+        self.walker.observe(t, values)
+
+
+def from_counts(hist: np.ndarray, precision: int = PRECISION) -> np.ndarray:
+    """Integer frequencies summing to ``2**precision``, each symbol >= 1, from counts (C,).
+
+    Exact integer arithmetic (``1 + count * (total - C) // sum``, the remainder to the most
+    frequent symbol), so encoder and decoder agree on every platform.
+
+    >>> from_counts(np.array([3, 0, 1]), precision=4).tolist()
+    [11, 1, 4]
+    """
+    h = np.asarray(hist, np.int64)
+    total, c = 2**precision, len(h)
+    f = 1 + (h * (total - c)) // max(int(h.sum()), 1)
+    f[int(np.argmax(h))] += total - int(f.sum())
+    return f

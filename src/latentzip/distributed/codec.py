@@ -2,8 +2,8 @@
 
 ::
 
-    shard_s --worker: read_source + Encoder--> records_s (independent rANS streams)
-    client: records_0 + records_1 + ... (shard order) --pack_records--> one container
+    shard_s --worker: read_source + encode_blocks--> records_s (independent rANS streams)
+    client: records_0 + records_1 + ... (shard order) --Encoder.add_records--> one container
     container --client: slice records per shard--> worker: decode_blocks --> shard_s again
 
 Each record decodes alone, so the container is the one :func:`latentzip.circuits.codec.compress`
@@ -19,8 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from latentzip.circuits.codec import CodecConfig, Decoder, Encoder, decode_blocks, pack_records
-from latentzip.coding import container
+from latentzip.circuits.codec import CodecConfig, Decoder, Encoder
+from latentzip.coding.protocol import as_coding_model
+from latentzip.coding.records import decode_blocks, encode_blocks
 from latentzip.distributed._tasks import shard_paths, ship
 from latentzip.errors import ContainerError, DataError, LatentzipError
 
@@ -39,7 +40,7 @@ def compress(
     ----------
     client : distributed.Client
     shards : folder, glob pattern, or list of shard paths (idx(.gz), ``.npy``, PNG folders)
-    model : HCLT or Circuit
+    model : a coding model (or an HCLT)
     config : CodecConfig
         Block size (records' random-access unit), batch size, whether to embed the model.
 
@@ -50,12 +51,11 @@ def compress(
         for one array) inverts it exactly.
     """
     cfg = config or CodecConfig()
-    circuit = getattr(model, "circuit_", model)
+    model = as_coding_model(model)
     paths = shard_paths(shards)
-    remote = ship(client, circuit)
+    remote = ship(client, model)
     futures = [client.submit(_encode_shard, remote, str(p), cfg, pure=False) for p in paths]
-    records: list[tuple[bytes, int]] = []
-    listing, layout = [], None
+    listing, parts, layout = [], [], None
     for path, (shard_records, shape, dtype, meta) in zip(
         paths, client.gather(futures), strict=True
     ):
@@ -66,15 +66,17 @@ def compress(
         listing.append(
             {
                 "name": path.name,
-                "n_samples": sum(n for _, n in shard_records),
+                "n_samples": sum(rec[1] for rec in shard_records),
                 "n_records": len(shard_records),
                 "meta": meta,
             }
         )
-        records += shard_records
+        parts.append(shard_records)
     assert layout is not None
-    meta = {"kind": SHARDS_KIND, "shards": listing}
-    return pack_records(circuit, records, layout[0], layout[1], cfg, meta)
+    enc = Encoder(model, cfg, {"kind": SHARDS_KIND, "shards": listing})
+    for shard_records in parts:
+        enc.add_records(shard_records, *layout)
+    return enc.finish()
 
 
 def decompress(
@@ -89,7 +91,7 @@ def decompress(
     """
     decoder = Decoder(blob, model)
     shards = _shard_ranges(decoder)
-    remote = ship(client, decoder.circuit)
+    remote = ship(client, decoder.model)
     if out is None:
         futures = [
             client.submit(_decode, remote, _payloads(decoder, ids), pure=False) for ids, _ in shards
@@ -119,10 +121,9 @@ def _shard_ranges(decoder: Decoder) -> list[tuple[range, dict]]:
     """Record ids per shard (or per group of records for a container not made from shards)."""
     n = len(decoder)
     if decoder.meta.get("kind") != SHARDS_KIND:
-        step = max(1, decoder.config.batch_size // max(1, decoder.container.header["block_size"]))
-        return [(range(i, min(n, i + step)), {}) for i in range(0, n, step)]
+        return [(range(ids[0], ids[-1] + 1), {}) for ids in decoder.batches()]
     ranges, start = [], 0
-    for info in decoder.meta["shards"]:
+    for info in _shard_list(decoder):
         ranges.append((range(start, start + info["n_records"]), info))
         start += info["n_records"]
     if start != n:
@@ -130,14 +131,39 @@ def _shard_ranges(decoder: Decoder) -> list[tuple[range, dict]]:
     return ranges
 
 
+def _shard_list(decoder: Decoder) -> list[dict]:
+    """The checked shard list of a container written by :func:`compress`."""
+    from latentzip.coding.fields import Fields
+
+    listing = decoder.meta.get("shards")
+    if not isinstance(listing, list) or not listing:
+        raise ContainerError("the container's shard list is missing")
+    shards = []
+    for i, item in enumerate(listing):
+        f = Fields(item, f"shard {i}")
+        name = f.str("name", max_len=255)
+        if Path(name).name != name or name in ("", ".", ".."):
+            raise ContainerError(f"shard {i}: {name!r} is not a plain file name")
+        shards.append(
+            {
+                "name": name,
+                "n_records": f.int("n_records", 1, len(decoder)),
+                "meta": f.obj("meta").data,
+            }
+        )
+    if len({s["name"] for s in shards}) != len(shards):
+        raise ContainerError("the container names a shard twice")
+    return shards
+
+
 def _payloads(decoder: Decoder, ids: range) -> dict:
     c = decoder.container
     return {
-        "records": [(c.record(i), c.index[i].n_samples) for i in ids],
+        "records": [(c.record(i), c.index[i].n_samples, c.index[i].check) for i in ids],
         "first": ids.start,
         "shape": decoder.shape,
         "dtype": decoder.dtype.str,
-        "batch": max(1, decoder.config.batch_size // max(1, c.header["block_size"])),
+        "batch": decoder.config.records_per_batch,
     }
 
 
@@ -149,30 +175,32 @@ def _restored_name(info: dict) -> str:
 
 
 # ---------------------------------------------------------------- worker tasks
-def _encode_shard(circuit, path: str, config: CodecConfig):
+def _encode_shard(model, path: str, config: CodecConfig):
+    from latentzip.data import validate_symbols
     from latentzip.data.sources import read_source
 
     samples, meta = read_source(path)
-    enc = Encoder(circuit, CodecConfig(config.block_size, config.batch_size), meta)
-    enc.add(samples)
-    c = container.unpack(enc.finish())
-    records = [(c.record(i), c.index[i].n_samples) for i in range(len(c.index))]
-    return records, tuple(c.header["sample_shape"]), c.header["dtype"], meta
+    flat = validate_symbols(samples.reshape(len(samples), -1), model.alphabet_sizes)
+    step = config.records_per_batch * config.block_size
+    records = []
+    for start in range(0, len(flat), step):
+        records += encode_blocks(model, flat[start : start + step], config.block_size)
+    return records, tuple(samples.shape[1:]), samples.dtype.str, meta
 
 
-def _decode(circuit, job: dict) -> np.ndarray:
+def _decode(model, job: dict) -> np.ndarray:
     records, first, batch = job["records"], job["first"], job["batch"]
     parts = []
     for i in range(0, len(records), batch):
         chunk = records[i : i + batch]
         labels = [f"record {first + i + j}" for j in range(len(chunk))]
-        parts.append(decode_blocks(circuit, chunk, labels))
+        parts.append(decode_blocks(model, chunk, labels))
     flat = np.concatenate(parts)
     return flat.astype(np.dtype(job["dtype"])).reshape(len(flat), *job["shape"])
 
 
-def _decode_shard(circuit, job: dict, meta: dict, out: str) -> str:
+def _decode_shard(model, job: dict, meta: dict, out: str) -> str:
     from latentzip.data.sources import write_source
 
     # force: a retried task may find the file its lost predecessor wrote
-    return str(write_source(_decode(circuit, job), meta, out, force=True))
+    return str(write_source(_decode(model, job), meta, out, force=True))

@@ -22,14 +22,14 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
 
+from latentzip import progress as progress_bars
 from latentzip.circuits import em
 from latentzip.circuits.circuit import Circuit
 from latentzip.circuits.hclt import HCLT, HCLTConfig
-from latentzip.circuits.structure import chow_liu_tree, joint_counts, mi_from_counts
+from latentzip.circuits.structure import joint_counts, mi_from_counts
 from latentzip.data import validate_symbols
-from latentzip.distributed._tasks import add, shard_paths, ship, tree_sum
+from latentzip.distributed._tasks import shard_paths, ship, tree_sum
 from latentzip.distributed.shards import load_shard
 from latentzip.errors import DataError
 
@@ -73,7 +73,10 @@ def fit(
     try:
         circuit, n_records = initialise(client, data, cfg, n_categories)
         history: list[dict] = []
-        for epoch in tqdm(range(total), desc="distributed EM", disable=not progress, unit="epoch"):
+        epochs = progress_bars.bar(
+            range(total), desc="distributed EM", enabled=progress, unit="epoch", leave=True
+        )
+        for epoch in epochs:
             start = time.perf_counter()
             ll, counts = expected_counts(client, data, circuit, cfg.eval_batch_size)
             circuit = em.replace(circuit, em.maximise(circuit, counts, cfg.pseudocount))
@@ -125,10 +128,8 @@ def initialise(
     ]
     mi = client.submit(_mutual_information, tree_sum(client, joint), n_sub, d, pure=False)
     values = tree_sum(client, [client.submit(_value_counts, x, cats) for x in data])
-    tree = chow_liu_tree(mi.result())
     rng = np.random.default_rng(config.seed)
-    circuit = em.initial_circuit(tree, values.result(), cats, config.n_latents, rng)
-    return circuit, n_records
+    return em.start(mi.result(), values.result(), cats, config.n_latents, rng), n_records
 
 
 def expected_counts(
@@ -176,13 +177,8 @@ def _value_counts(data, cats) -> np.ndarray:
 
 
 def _shard_counts(circuit: Circuit, data, batch_size: int):
-    x = data.data
-    total_ll, totals = 0.0, None
-    for start in range(0, len(x), batch_size):
-        ll, counts = circuit.expected_counts(circuit.validate(x[start : start + batch_size]))
-        total_ll += ll
-        totals = counts if totals is None else add(totals, counts)
-    return total_ll, totals
+    x = circuit.validate(data.data)
+    return em.accumulate(circuit, (x[i : i + batch_size] for i in range(0, len(x), batch_size)))
 
 
 def _shard_loglik(circuit: Circuit, path) -> tuple[float, int]:

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from latentzip.errors import DataError
-from latentzip.files import atomic_write
+from latentzip.files import atomic_folder
 
 __all__ = ["Camera", "Capture", "load_capture", "look_at", "ring_cameras", "write_capture"]
 
@@ -343,10 +343,13 @@ def write_capture(
     *,
     fps: float = 30.0,
     clip: str = "",
+    force: bool = False,
 ) -> Capture:
     """Write a capture: ``images`` (T, C, H, W, 3) in [0, 1], ``masks`` (T, C, H, W) in [0, 1].
 
-    All cameras must share one image size here (the loader itself allows mixed sizes).
+    All cameras must share one image size here (the loader itself allows mixed sizes). The
+    folder appears whole or not at all; an existing non-empty one is replaced only with
+    ``force``.
     """
     folder = Path(folder)
     images = np.asarray(images)
@@ -359,13 +362,20 @@ def write_capture(
         np.ndim(joints) != 3 or len(joints) != t or np.shape(joints)[2] != 3
     ):
         raise DataError(f"joints have shape {np.shape(joints)}, expected ({t}, J, 3)")
-    for i, cam in enumerate(cameras):
-        for f in range(t):
-            atomic_write(folder / "images" / cam.name / f"{f:04d}.png", _png_bytes(images[f, i]))
-            if masks is not None:
-                atomic_write(folder / "masks" / cam.name / f"{f:04d}.png", _png_bytes(masks[f, i]))
-    if joints is not None:
-        np.save(folder / "joints.npy", np.asarray(joints, np.float32))
-    meta = {"clip": clip, "fps": fps, "frames": t, "cameras": [c.to_json() for c in cameras]}
-    atomic_write(folder / "cameras.json", (json.dumps(meta, indent=1) + "\n").encode())
+    with atomic_folder(folder, force=force) as tmp:
+        for i, cam in enumerate(cameras):
+            for f in range(t):
+                name = f"{cam.name}/{f:04d}.png"
+                _write(tmp / "images" / name, _png_bytes(images[f, i]))
+                if masks is not None:
+                    _write(tmp / "masks" / name, _png_bytes(masks[f, i]))
+        if joints is not None:
+            np.save(tmp / "joints.npy", np.asarray(joints, np.float32))
+        meta = {"clip": clip, "fps": fps, "frames": t, "cameras": [c.to_json() for c in cameras]}
+        _write(tmp / "cameras.json", (json.dumps(meta, indent=1) + "\n").encode())
     return load_capture(folder)
+
+
+def _write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)

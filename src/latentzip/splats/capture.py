@@ -151,8 +151,10 @@ def capture_humanoid(
     heights: tuple[float, ...] = (0.2, 1.2),
     fov_deg: float = 50.0,
     progress: bool = False,
+    force: bool = False,
 ) -> Capture:
-    """Render ``frames`` frames (every ``step``-th clip frame) of ``clip`` into ``folder``.
+    """Render ``frames`` frames (every ``step``-th clip frame) of ``clip`` into ``folder``
+    (an existing capture there is replaced only with ``force``).
 
     Cameras sit on a ring of ``radius`` metres around the clip's mean root position, at
     ``heights`` above it (alternating), all looking at it; ``held_out`` of them are kept for
@@ -236,4 +238,4 @@ def capture_humanoid(
                 masks[t, c] = seg.reshape(size, s, size, s).mean((1, 3))
     finally:
         p.disconnect(client)
-    return write_capture(folder, cams, images, masks, joints, fps=fps, clip=clip)
+    return write_capture(folder, cams, images, masks, joints, fps=fps, clip=clip, force=force)

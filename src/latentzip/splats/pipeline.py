@@ -275,7 +275,7 @@ def _read_json(path: Path) -> dict:
 
 
 def _save(out: Path, state: FitState, settings: dict, metrics: dict | None, **extra) -> None:
-    atomic_write(out / "checkpoint.npz", state.to_bytes())
+    atomic_write(out / "checkpoint.npz", state.to_bytes(), parents=True)
     info = {
         "format": FORMAT,
         "settings": settings,
@@ -295,6 +295,7 @@ def _save(out: Path, state: FitState, settings: dict, metrics: dict | None, **ex
 def _export(out: Path, state: FitState, n: int) -> None:
     if state.method == "dualgs":
         state.sequence().save(out / "dualgs.npz")
+    (out / "frames").mkdir(parents=True, exist_ok=True)
     for t in range(n):
         write_ply(out / "frames" / f"{t:04d}.ply", state.frame(t))
 

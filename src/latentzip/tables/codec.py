@@ -23,19 +23,18 @@ import lzma
 
 import numpy as np
 
-from latentzip.circuits import io as model_io
-from latentzip.circuits.codec import CodecConfig, decode_blocks, encode_blocks
-from latentzip.coding import container
-from latentzip.coding.quantise import PRECISION
+from latentzip.coding import container, limits, modelfile, records
+from latentzip.coding.fields import Fields
+from latentzip.coding.records import CodecConfig
 from latentzip.errors import ContainerError, DataError, ModelError
 from latentzip.tables.csvfile import CsvFormat, Table, format_csv, parse_csv
 from latentzip.tables.model import TableModel
 from latentzip.tables.schema import TableSchema
 
-__all__ = ["CODEC_NAME", "CODEC_TABLE", "compress", "decompress", "decompress_table"]
+__all__ = ["CODEC", "CODEC_TABLE", "compress", "decompress", "decompress_table"]
 
-CODEC_TABLE = 2
-CODEC_NAME = "hclt-table-rans"
+CODEC = records.CodecId(2, "tables", 1)
+CODEC_TABLE = CODEC.id
 _ROWS_PER_BATCH = 4096
 BLOCK_SIZE = 1024  # rows per rANS stream: its index entry and end cost ~0.2 bits per row
 
@@ -58,7 +57,7 @@ def compress(data: bytes | Table, model: TableModel, config: CodecConfig | None 
     >>> decompress(compress(raw, model), model) == raw
     True
     """
-    cfg = config or CodecConfig(block_size=BLOCK_SIZE)
+    cfg = config or CodecConfig(block_size=BLOCK_SIZE, batch_size=_ROWS_PER_BATCH)
     schema = _schema(model)
     if isinstance(data, Table):
         table, raw = data, format_csv(data)
@@ -73,21 +72,12 @@ def compress(data: bytes | Table, model: TableModel, config: CodecConfig | None 
             f"tables {'have' if schema.header else 'have none'}"
         )
     codes = schema.encode(table)
-    circuit = model.circuit_
-    records: list[tuple[bytes, int]] = []
-    step = max(cfg.block_size, _ROWS_PER_BATCH // cfg.block_size * cfg.block_size)
-    for start in range(0, len(codes), step):
-        batch = codes[start : start + step]
-        if _constant(circuit):  # every column has one value: nothing to code
-            n = len(batch)
-            records += [(b"", min(cfg.block_size, n - i)) for i in range(0, n, cfg.block_size)]
-        else:
-            records += encode_blocks(circuit, batch, cfg.block_size)
     default = CsvFormat().to_json()
     meta: dict = {
         "kind": "csv",
         "format": {k: v for k, v in table.format.to_json().items() if v != default[k]},
         "n_columns": table.n_columns,
+        "n_rows": table.n_rows,
         "sha256": hashlib.sha256(raw).hexdigest(),
     }
     if table.header is not None:
@@ -96,88 +86,90 @@ def compress(data: bytes | Table, model: TableModel, config: CodecConfig | None 
         meta["fallback"] = {str(j): _pack(list(table.columns[j])) for j in schema.fallback}
     if table.verbatim:
         meta["verbatim"] = _pack({str(i): t for i, t in table.verbatim.items()})
-    header = {
-        "codec": CODEC_NAME,
-        "model_fingerprint": model_io.fingerprint(circuit),
-        "schema_fingerprint": schema.fingerprint[:16],
-        "n_samples": len(codes),
-        "sample_shape": [int(codes.shape[1])],
-        "dtype": np.dtype(np.int64).str,
-        "block_size": cfg.block_size,
-        "precision": PRECISION,
-        "meta": meta,
-    }
-    embedded = None
-    if cfg.embed_model:
-        embedded = model_io.to_bytes(circuit, {"table": schema.to_json()})
-    return container.pack(CODEC_TABLE, header, records, embedded)
+    enc = records.Encoder(
+        model.coding_model(),
+        CODEC,
+        cfg,
+        meta,
+        extra={"schema_fingerprint": schema.fingerprint[:16]},
+        model_meta={"table": schema.to_json()},
+    )
+    if len(codes):
+        enc.add(codes)
+    else:
+        enc.add_records([], (codes.shape[1],), np.dtype(np.int64).str)
+    return enc.finish(allow_empty=True)
 
 
 def decompress_table(blob: bytes, model: TableModel | None = None) -> Table:
     """The :class:`Table` of a container made by :func:`compress` (model optional if embedded)."""
-    return _decode(blob, model)[0]
+    return _decode(container.unpack(blob), model)[0]
 
 
 def decompress(blob: bytes, model: TableModel | None = None) -> bytes:
     """Exact inverse of :func:`compress`: the CSV bytes, checked against their SHA-256."""
-    table, wanted = _decode(blob, model)
+    return restore_bytes(container.unpack(blob), model)
+
+
+def restore_bytes(c: container.Container, model: TableModel | None = None) -> bytes:
+    """The CSV bytes of a parsed container, checked against their SHA-256."""
+    table, wanted = _decode(c, model)
     raw = format_csv(table)
     if hashlib.sha256(raw).hexdigest() != wanted:
         raise ContainerError("the restored CSV does not match the original's SHA-256")
     return raw
 
 
-def _decode(blob: bytes, model: TableModel | None) -> tuple[Table, str]:
-    c = container.unpack(blob, CODEC_TABLE)
-    h = c.header
+def _decode(c: container.Container, model: TableModel | None) -> tuple[Table, str]:
     if model is None:
         if c.model is None:
             raise ContainerError("this container has no embedded model: pass the model")
-        circuit, meta = model_io.from_bytes(c.model, "embedded model")
-        if "table" not in meta:
+        circuit, model_meta = modelfile.from_bytes(c.model, "embedded model")
+        if "table" not in model_meta:
             raise ContainerError("the embedded model has no table schema")
-        schema = TableSchema.from_json(meta["table"])
-    else:
-        circuit, schema = model.circuit_, _schema(model)
-    found = model_io.fingerprint(circuit)
-    if found != h.get("model_fingerprint") or schema.fingerprint[:16] != h.get(
-        "schema_fingerprint"
-    ):
-        raise ContainerError(
-            f"wrong model: the container was made with model "
-            f"{str(h.get('model_fingerprint'))[:16]}, this model is {found[:16]}"
-        )
+        model = TableModel.from_parts(circuit, model_meta)
+    schema = _schema(model)
+    head = Fields(c.header, "container header")
+    if schema.fingerprint[:16] != head.str("schema_fingerprint", max_len=64):
+        raise ContainerError("wrong model: the container was made with other column dictionaries")
+    decoder = records.Decoder(c, CODEC, model.coding_model())
+    meta, budget = decoder.layout.meta, limits.memory_budget(len(c.blob))
+    n = meta.int("n_rows", 0, 2**40)
+    n_columns = meta.int("n_columns", 1, len(schema.columns))
+    if n_columns != len(schema.columns) or decoder.shape != (len(schema.modelled),):
+        raise ContainerError("the container's columns do not match the model")
     try:
-        meta = h["meta"]
-        fmt = CsvFormat.from_json(meta["format"])
-        n = int(h["n_samples"])
-        fallback = {int(j): tuple(_unpack(b)) for j, b in meta.get("fallback", {}).items()}
-        verbatim = {int(i): t for i, t in _unpack(meta.get("verbatim", "")).items()}
-        head = tuple(meta["header"]) if "header" in meta else None
-    except (KeyError, TypeError, ValueError, DataError, lzma.LZMAError) as exc:
-        raise ContainerError(f"invalid table metadata in the container ({exc})") from exc
-    if set(fallback) != set(schema.fallback):
-        raise ContainerError("the container's fallback columns do not match the model")
-    codes = np.empty((0, len(schema.modelled)), dtype=np.int64)
-    if len(c.index):
-        per = max(1, _ROWS_PER_BATCH // max(1, int(h["block_size"])))
-        parts = []
-        for start in range(0, len(c.index), per):
-            ids = range(start, min(len(c.index), start + per))
-            payloads = [(c.record(i), c.index[i].n_samples) for i in ids]
-            if _constant(circuit):
-                rows = sum(m for _, m in payloads)
-                parts.append(np.zeros((rows, circuit.n_variables), dtype=np.int64))
-            else:
-                parts.append(decode_blocks(circuit, payloads, [f"record {i}" for i in ids]))
-        codes = np.concatenate(parts)
+        fmt = CsvFormat.from_json(meta.obj("format").data)
+    except (DataError, TypeError) as exc:
+        raise ContainerError(f"invalid table format in the container ({exc})") from exc
+    fallback_f = meta.obj("fallback", {})
+    fallback = {}
+    for key in fallback_f.data:
+        cells = _unpack(fallback_f.str(key, max_len=budget), budget, f"column {key}")
+        if (
+            not key.isdigit()
+            or not isinstance(cells, list)
+            or not all(isinstance(x, str) for x in cells)
+        ):
+            raise ContainerError(f"invalid fallback column {key!r} in the container")
+        fallback[int(key)] = tuple(cells)
+    verbatim = _unpack(meta.str("verbatim", max_len=budget, default=""), budget, "verbatim lines")
+    if not isinstance(verbatim, dict) or not all(
+        k.isdigit() and int(k) <= n + 1 and isinstance(t, str) for k, t in verbatim.items()
+    ):
+        raise ContainerError("invalid verbatim lines in the container")
+    header = tuple(meta.strs("header", n_columns)) if meta.has("header") else None
+    if set(fallback) != set(schema.fallback) or (header is not None) != fmt.header:
+        raise ContainerError("the container's columns or header do not match the model")
+    codes = decoder.read_all()
     if len(codes) != n:
         raise ContainerError(f"decoded {len(codes)} rows, the header says {n}")
-    return Table(schema.decode(codes, fallback), head, fmt, verbatim), str(meta.get("sha256"))
-
-
-def _constant(circuit) -> bool:
-    return int(circuit.n_categories.max()) == 1
+    try:
+        columns = schema.decode(codes, fallback)
+    except DataError as exc:
+        raise ContainerError(str(exc)) from exc
+    verbatim = {int(i): t for i, t in verbatim.items()}
+    return Table(columns, header, fmt, verbatim), meta.str("sha256", max_len=64)
 
 
 def _schema(model: TableModel) -> TableSchema:
@@ -192,7 +184,11 @@ def _pack(obj) -> str:
     return base64.b64encode(lzma.compress(data, preset=9)).decode()
 
 
-def _unpack(text: str):
+def _unpack(text: str, budget: int, what: str):
     if not text:
         return {}
-    return json.loads(lzma.decompress(base64.b64decode(text, validate=True)).decode())
+    try:
+        data = base64.b64decode(text, validate=True)
+    except ValueError as exc:
+        raise ContainerError(f"{what}: not valid base64") from exc
+    return limits.parse_json(limits.inflate_lzma(data, budget, what), what)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from latentzip.circuits import io as model_io
 from latentzip.circuits.hclt import HCLT, HCLTConfig
+from latentzip.coding import modelfile
 from latentzip.errors import DataError, ModelError
 from latentzip.tables.csvfile import Table
 from latentzip.tables.schema import TableConfig, TableSchema
@@ -114,6 +114,10 @@ class TableModel:
     def bits_per_row(self, table: Table) -> float:
         return -self.score(table) / math.log(2)
 
+    def coding_model(self):
+        """The circuit over the modelled columns: what the coder uses."""
+        return self.circuit_
+
     def save(self, path: str | Path) -> Path:
         """Write the circuit, its training log and the schema (model file ``meta["table"]``)."""
         hclt = self._check_fitted()
@@ -123,23 +127,29 @@ class TableModel:
             "table": self.schema_.to_json(),
             "table_config": asdict(self.table_config),
         }
-        return model_io.save(hclt.circuit_, path, meta)
+        return modelfile.save(hclt.circuit_, path, meta)
 
     @classmethod
     def load(cls, path: str | Path) -> TableModel:
         """Read a model written by :meth:`save`; a model not trained on a table is refused."""
-        circuit, meta = model_io.load(path)
+        circuit, meta = modelfile.load(path)
+        return cls.from_parts(circuit, meta, str(path))
+
+    @classmethod
+    def from_parts(cls, circuit, meta: dict, source: str = "model") -> TableModel:
+        """A fitted model from a circuit and the metadata saved with it."""
         if "table" not in meta:
             raise ModelError(
-                f"{path}: this model was not trained on a table (no column dictionaries)"
+                f"{source}: this model was not trained on a table (no column dictionaries)"
             )
         schema = TableSchema.from_json(meta["table"])
+        hclt = HCLT.from_circuit(circuit, meta, source)
         if not np.array_equal(schema.n_categories, circuit.n_categories):
-            raise ModelError(f"{path}: the column dictionaries do not match the circuit")
-        model = cls(
-            HCLTConfig(**meta.get("config", {})), TableConfig(**meta.get("table_config", {}))
-        )
-        hclt = HCLT(model.config)
-        hclt.circuit_, hclt.history_ = circuit, meta.get("history", [])
+            raise ModelError(f"{source}: the column dictionaries do not match the circuit")
+        try:
+            table_config = TableConfig(**meta.get("table_config", {}))
+        except (TypeError, ValueError) as exc:
+            raise ModelError(f"{source}: invalid table settings ({exc})") from exc
+        model = cls(hclt.config, table_config)
         model.hclt_, model.schema_ = hclt, schema
         return model

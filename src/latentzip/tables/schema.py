@@ -214,16 +214,26 @@ class TableSchema:
 
     @classmethod
     def from_json(cls, d: dict) -> TableSchema:
-        try:
-            cols = tuple(
-                ColumnSpec(
-                    c["name"], None if c["values"] is None else tuple(c["values"]), c["reason"]
-                )
-                for c in d["columns"]
-            )
-            return cls(cols, bool(d["header"]), str(d["delimiter"]))
-        except (KeyError, TypeError) as exc:
-            raise ModelError(f"invalid table schema in the model ({exc})") from exc
+        """The schema of :meth:`to_json`, every field checked (it comes from a file)."""
+        from latentzip.coding.fields import Fields
+
+        f = Fields(d, "table schema", ModelError)
+        columns = f._get("columns")
+        if not isinstance(columns, list) or not columns:
+            raise ModelError("table schema: columns must be a non-empty list")
+        cols = []
+        for j, c in enumerate(columns):
+            col = Fields(c, f"table schema column {j + 1}", ModelError)
+            values = None
+            if col._get("values") is not None:
+                values = tuple(col.strs("values", 2**24))
+                if not values or len(set(values)) != len(values):
+                    raise ModelError(f"table schema column {j + 1}: values must be distinct")
+            cols.append(ColumnSpec(col.str("name", max_len=2**20), values, col.str("reason")))
+        delimiter = f.str("delimiter", max_len=1)
+        if len(delimiter) != 1 or delimiter in '"\r\n':
+            raise ModelError(f"table schema: delimiter {delimiter!r} is not usable")
+        return cls(tuple(cols), f.bool("header"), delimiter)
 
     @property
     def fingerprint(self) -> str:

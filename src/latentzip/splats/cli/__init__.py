@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from latentzip.splats import cli_codec, cli_fit
+from latentzip.splats.cli import codec as cli_codec
+from latentzip.splats.cli import fit as cli_fit
 
 
 def add_splats_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:

@@ -103,66 +103,97 @@ def _compress(args) -> None:
 
 
 def _decompress(args) -> None:
+    from latentzip.coding import container
+
+    print(restore(container.unpack(read_input(args.input)), args))
+
+
+def restore(c, args) -> str:
+    """Write the frames of a splats container (``args.frame``: only that one) as .ply."""
+    from latentzip.files import atomic_folder
     from latentzip.splats import DualGSSequence, write_ply
     from latentzip.splats.codec import SplatDecoder
 
-    blob = read_input(args.input)
-    decoder = SplatDecoder(blob)  # checks the container before any work
+    decoder = SplatDecoder(c)  # checks the container before any work
     src = Path(args.input)
     out = Path(args.output or str(src).removesuffix(".lz") + ".restored")
     out = guard_output(out, src, force=args.force, folder_ok=True)
     if out.exists() and not out.is_dir():
         raise LatentzipError(f"{out} is a file; give a folder for the frames")
     start = time.perf_counter()
-    if args.frame is not None:
-        path = write_ply(out / f"{args.frame:04d}.ply", decoder.frame(args.frame), force=args.force)
-        if not args.quiet:
-            print(
-                f"{args.input}: frame {args.frame} (segment {decoder.segments_read[0]} of "
-                f"{decoder.n_segments}) restored in {time.perf_counter() - start:.1f} s -> {path}"
-            )
-        return
-    result = decoder.sequence()
-    written = []
-    if isinstance(result, DualGSSequence):
-        written.append(result.save(out / "dualgs.npz", force=args.force))
-        frames = [result.frame(t) for t in range(result.n_frames)]
-    else:
-        frames = result
-    for t, g in enumerate(frames):
-        written.append(write_ply(out / f"{t:04d}.ply", g, force=args.force))
-    if not args.quiet:
-        extra = " and dualgs.npz" if decoder.kind == "dualgs" else ""
-        print(
-            f"{args.input}: {len(frames)} frames{extra} restored in "
-            f"{time.perf_counter() - start:.1f} s -> {out}/"
+    frame = getattr(args, "frame", None)
+    if frame is not None:
+        g, name = decoder.frame(frame), f"{frame:04d}.ply"
+        if out.is_dir():
+            path = write_ply(out / name, g, force=args.force)
+        else:
+            with atomic_folder(out) as tmp:
+                write_ply(tmp / name, g)
+            path = out / name
+        return (
+            f"{args.input}: frame {frame} (segment {decoder.segments_read[0]} of "
+            f"{decoder.n_segments}) restored in {time.perf_counter() - start:.1f} s -> {path}"
         )
+    result = decoder.sequence()
+    with atomic_folder(out, force=args.force) as tmp:
+        if isinstance(result, DualGSSequence):
+            result.save(tmp / "dualgs.npz", force=True)
+            frames = [result.frame(t) for t in range(result.n_frames)]
+        else:
+            frames = result
+        for t, g in enumerate(frames):
+            write_ply(tmp / f"{t:04d}.ply", g, force=True)
+    extra = " and dualgs.npz" if decoder.kind == "dualgs" else ""
+    return (
+        f"{args.input}: {len(frames)} frames{extra} restored in "
+        f"{time.perf_counter() - start:.1f} s -> {out}/"
+    )
 
 
 def _info(args) -> None:
-    from latentzip.splats.codec import CODEC_NAME, SplatDecoder
+    from latentzip.cliutil import print_info
 
-    blob = read_input(args.input)
-    d = SplatDecoder(blob)
-    c = d.container
+    print_info(args.input)
+
+
+def describe(c) -> list[tuple[str, str]]:
+    """What ``latentzip info`` shows of a splats container."""
+    from latentzip.splats.codec import SplatDecoder
+
+    d = SplatDecoder(c)
     kind = "DualGS (joints + skin)" if d.kind == "dualgs" else ".ply frames"
-    print(f"file:        {args.input} ({len(blob)} bytes)")
-    print(f"codec:       {CODEC_NAME} ({kind})")
-    print(f"model:       {c.header['model_fingerprint']}")
-    print(f"frames:      {d.n_frames} ({len(blob) / 1000 / d.n_frames:.1f} KB/frame)")
     moving = f"{d.n_moving} joints, " if d.kind == "dualgs" else ""
-    print(f"gaussians:   {moving}{d.n_gaussians} Gaussians, SH degree {int(d.sh_bands**0.5) - 1}")
     s = d.steps
     rotation = f"joint rotation {s.rotation:.3g}, skin rotation {s.skin_rotation:.3g}"
     if d.kind == "frames":
         rotation = f"rotation {s.rotation:.3g}"
-    print(
-        f"steps:       position {s.position:.3g}, {rotation}, opacity {s.opacity:.3g}, "
-        f"log-scale {s.scale:.3g}"
-    )
+    lines = [
+        ("content", kind),
+        ("model", str(c.header["model_fingerprint"])),
+        ("frames", f"{d.n_frames} ({len(c.blob) / 1000 / d.n_frames:.1f} KB/frame)"),
+        ("gaussians", f"{moving}{d.n_gaussians} Gaussians, SH degree {int(d.sh_bands**0.5) - 1}"),
+        (
+            "steps",
+            f"position {s.position:.3g}, {rotation}, opacity {s.opacity:.3g}, "
+            f"log-scale {s.scale:.3g}",
+        ),
+    ]
     if c.model:
-        print(f"binding:     {len(c.model)} bytes")
-    print(f"segments:    {d.n_segments}")
+        lines.append(("binding", f"{len(c.model)} bytes"))
+    lines.append(("segments", str(d.n_segments)))
     for i, e in enumerate(c.index):
         first = d.first_frames[i]
-        print(f"  {i:4d}  frames {first}..{first + e.n_samples - 1}  {e.length} bytes")
+        lines.append(
+            (f"  segment {i}", f"frames {first}..{first + e.n_samples - 1}, {e.length} bytes")
+        )
+    return lines
+
+
+def _spec():
+    from latentzip.coding.codecs import CodecSpec
+    from latentzip.splats.codec import CODEC_NAME, CODEC_SPLATS, CODEC_VERSION
+
+    return CodecSpec(CODEC_SPLATS, CODEC_NAME, CODEC_VERSION, CODEC_VERSION, describe, restore)
+
+
+SPEC = _spec()

@@ -79,6 +79,7 @@ def _capture(args) -> None:
         size=args.size,
         held_out=args.held_out,
         progress=not args.quiet,
+        force=args.force,
     )
     print(
         f"captured {cap.n_frames} frames of {args.clip} from {len(cap.cameras)} cameras "

@@ -6,8 +6,8 @@ previous decoded frame, appearance (SH colour) through persistent per-band k-mea
 that live across a segment, opacity and scale quantised and entropy-coded (constriction rANS)::
 
     DualGSSequence ---joints (T, J)------\\             per segment of frames (independent):
-      |-- skin binding --> model part     >-- tracks: position, rotation --> codec_motion
-    [Gaussians] * T ---every Gaussian----/   appearance: log-scale, opacity --> codec_motion
+      |-- skin binding --> model part     >-- tracks: position, rotation --> codec.motion
+    [Gaussians] * T ---every Gaussian----/   appearance: log-scale, opacity --> codec.motion
                                              SH band l --> codebook + sticky indices
     container (codec 3, docs/splats-format.md): header, segment index + CRC, model, segments
 
@@ -26,11 +26,12 @@ from dataclasses import asdict, dataclass, fields, replace
 
 import numpy as np
 
-from latentzip.coding import container
+from latentzip.coding import container, limits
+from latentzip.coding.fields import Fields
 from latentzip.errors import ContainerError, DataError
-from latentzip.splats.codec_binding import Binding, predict_weights, weights_residual
-from latentzip.splats.codec_motion import grid, grid_quaternions
-from latentzip.splats.codec_segment import (
+from latentzip.splats.codec.binding import Binding, predict_weights, weights_residual
+from latentzip.splats.codec.motion import grid, grid_quaternions
+from latentzip.splats.codec.segment import (
     SegmentCode,
     SegmentFrames,
     Steps,
@@ -55,6 +56,7 @@ __all__ = [
 
 CODEC_SPLATS = 3
 CODEC_NAME = "dualgs-splats"
+CODEC_VERSION = 1
 QUALITIES = {"low": 1, "medium": 2, "default": 3, "high": 4, "max": 5}
 _PRESET_FIELDS = (
     "position_step",
@@ -292,7 +294,7 @@ def compress_sequence(
         "model_fingerprint": _fingerprint(kind, model, m, n, bands),
         "payload_sha256": hashlib.sha256(b"".join(p for p, _ in records)).hexdigest(),
     }
-    return container.pack(CODEC_SPLATS, header, records, model or None)
+    return container.pack(CODEC_SPLATS, CODEC_VERSION, header, records, model or None)
 
 
 def _fingerprint(kind: str, model: bytes, m: int, n: int, bands: int) -> str:
@@ -307,21 +309,34 @@ class SplatDecoder:
     ``segments_read`` lists the segments decoded so far (each once; they are cached).
     """
 
-    def __init__(self, blob: bytes):
-        self.container = c = container.unpack(blob, CODEC_SPLATS)
-        h = c.header
+    def __init__(self, blob: bytes | container.Container):
+        c = blob if isinstance(blob, container.Container) else container.unpack(blob)
+        if c.codec != CODEC_SPLATS or c.codec_version != CODEC_VERSION:
+            raise ContainerError(
+                f"not a splats container of bitstream version {CODEC_VERSION} (codec {c.codec}"
+                f" version {c.codec_version})"
+            )
+        self.container = c
+        h = Fields(c.header, "splats header")
+        h.str("codec", {CODEC_NAME})
+        self.kind = h.str("kind", {"dualgs", "frames"})
+        self.n_frames = h.int("n_frames", 1, 2**31)
+        self.n_gaussians = h.int("n_gaussians", 1, 2**31)
+        self.n_moving = h.int("n_moving", 1, 2**31)
+        self.sh_bands = h.int("sh_bands", 1, 16)
+        if self.sh_bands not in (1, 4, 9, 16) or (
+            self.kind == "frames" and self.n_moving != self.n_gaussians
+        ):
+            raise ContainerError(f"invalid splats header ({self.sh_bands} SH bands)")
+        steps = h.obj("steps")
+        self.steps = Steps(**{f.name: steps.float(f.name, 1e-30, 1e30) for f in fields(Steps)})
+        self.weight_bits = h.int("weight_bits", 4, 20)
         try:
-            self.kind = str(h["kind"])
-            self.n_frames, self.n_moving = int(h["n_frames"]), int(h["n_moving"])
-            self.n_gaussians, self.sh_bands = int(h["n_gaussians"]), int(h["sh_bands"])
-            self.steps = Steps(**{f.name: float(h["steps"][f.name]) for f in fields(Steps)})
-            self.weight_bits = int(h["weight_bits"])
-            self.config = SplatCodecConfig(**h["config"])
-            fingerprint = str(h["model_fingerprint"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ContainerError(f"invalid splats header ({exc})") from exc
-        if self.kind not in ("dualgs", "frames") or h.get("codec") != CODEC_NAME:
-            raise ContainerError(f"not a splats container (kind {self.kind!r})")
+            self.config = SplatCodecConfig(**h.obj("config").data)
+        except (TypeError, DataError) as exc:
+            raise ContainerError(f"invalid splats header: config ({exc})") from exc
+        fingerprint = h.str("model_fingerprint", max_len=128)
+        self._check_sizes(c)
         model = c.model or b""
         if _fingerprint(self.kind, model, self.n_moving, self.n_gaussians, self.sh_bands) != (
             fingerprint
@@ -339,6 +354,14 @@ class SplatDecoder:
         self.segments_read: list[int] = []
         self._cache: dict[int, SegmentFrames] = {}
         self._static_arrays: dict[str, np.ndarray] | None = None
+
+    def _check_sizes(self, c: container.Container) -> None:
+        """Refuse claims whose decoding would take more memory than the file justifies."""
+        longest = max((e.n_samples for e in c.index), default=0)
+        per_frame = 8 * (7 * self.n_moving + (3 * self.sh_bands + 8) * self.n_gaussians)
+        budget = limits.memory_budget(len(c.blob))
+        limits.check_claim(3 * longest * per_frame, budget, "decoding one segment")
+        limits.check_claim(8 * 16 * self.n_gaussians, budget, "the skin binding")
 
     @property
     def n_segments(self) -> int:
@@ -395,6 +418,12 @@ class SplatDecoder:
 
     def sequence(self) -> DualGSSequence | list[Gaussians]:
         """Every frame: a :class:`DualGSSequence` or a list of :class:`Gaussians`."""
+        limits.check_claim(
+            4 * self.n_frames * (7 * self.n_moving + (3 * self.sh_bands + 5) * self.n_gaussians),
+            limits.memory_budget(len(self.container.blob)),
+            f"decoding all {self.n_frames} frames",
+            "; decode frame by frame (SplatDecoder.frame)",
+        )
         payload = b"".join(self.container.record(i) for i in range(self.n_segments))
         if hashlib.sha256(payload).hexdigest() != self.container.header.get("payload_sha256"):
             raise ContainerError("the segments do not match the overall checksum")

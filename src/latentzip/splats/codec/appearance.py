@@ -22,8 +22,8 @@ import zlib
 import numpy as np
 
 from latentzip.errors import ContainerError
-from latentzip.splats.codec_entropy import IntDecoder, IntEncoder, pack_parts, unpack_parts
-from latentzip.splats.codec_motion import decode_intra, encode_intra
+from latentzip.splats.codec.entropy import IntDecoder, IntEncoder, pack_parts, unpack_parts
+from latentzip.splats.codec.motion import decode_intra, encode_intra
 
 __all__ = [
     "assign",
@@ -168,7 +168,7 @@ def encode_codebook(codebook: np.ndarray) -> bytes:
     """A float16 codebook (L, dim), losslessly, in the smaller of two forms.
 
     ``0`` + u32 L + a zlib stream of the float16 values, or ``1`` + u32 L + u8 e + an intra
-    frame (:func:`codec_motion.encode_intra`) of the integers k, ``codebook = float16(k / 2**e)``.
+    frame (:func:`motion.encode_intra`) of the integers k, ``codebook = float16(k / 2**e)``.
     """
     cb = np.ascontiguousarray(codebook, "<f2")
     head = len(cb).to_bytes(4, "little")

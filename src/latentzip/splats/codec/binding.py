@@ -21,8 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from latentzip.errors import ContainerError
-from latentzip.splats.codec_entropy import pack_parts, unpack_parts
-from latentzip.splats.codec_motion import decode_intra, encode_intra
+from latentzip.splats.codec.entropy import pack_parts, unpack_parts
+from latentzip.splats.codec.motion import decode_intra, encode_intra
 
 __all__ = [
     "Binding",

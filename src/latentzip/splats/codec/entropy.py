@@ -7,9 +7,10 @@ integers do, into a *token* and raw *mantissa* bits::
     u >= 16         token 16 + 2 (e - 4) + m, e - 1 mantissa bits: the low bits of u
                     (e = floor(log2 u), m = the bit of u after its leading one)
 
-Tokens are rANS-coded (constriction, ``stack.AnsCoder``) under a categorical model per
+Tokens are rANS-coded (:mod:`latentzip.coding.ans`) under a categorical model per
 *context*, fitted to the token histogram of the whole stream and stored with it (an adaptive
-two-pass model; :func:`frequencies` turns counts into the integer table); mantissa bits are
+two-pass model; :func:`latentzip.coding.quantise.from_counts` turns counts into the integer
+table); mantissa bits are
 stored as they are. A stream is written as *chunks* (e.g.
 one frame); the caller gives each chunk's contexts, which the decoder must be able to compute
 from what it has already decoded (e.g. the previous frame). Inside a chunk the symbols of
@@ -22,22 +23,21 @@ mantissa bits (MSB first) to the end.
 
 from __future__ import annotations
 
-import constriction
 import numpy as np
 
+from latentzip.coding import ans
+from latentzip.coding.quantise import from_counts
 from latentzip.errors import ContainerError, DataError
 
 __all__ = [
     "IntDecoder",
     "IntEncoder",
-    "frequencies",
     "pack_parts",
     "read_varint",
     "unpack_parts",
     "varint",
 ]
 
-PRECISION = 24  # bits of the frequency tables, as constriction's default ANS coder
 _DIRECT = 16  # zig-zag values below this are their own token
 _MAX_BITS = 52
 
@@ -161,35 +161,21 @@ class IntEncoder:
         for h in hists:
             head += varint(len(h)) + b"".join(varint(int(x)) for x in h)
         models = [_model(h) for h in hists]
-        coder = constriction.stream.stack.AnsCoder()
+        coder = ans.StackEncoder()
         for groups in reversed(self._chunks):
             for c in reversed(range(self.n_contexts)):
                 if len(groups[c]) and models[c] is not None:
-                    coder.encode_reverse(groups[c], models[c])
-        words = coder.get_compressed().astype("<u4").tobytes()
+                    coder.push(groups[c], models[c])
+        words = coder.to_bytes()
         bits = np.concatenate(self._bits) if self._bits else np.zeros(0, np.uint8)
         return bytes(head) + varint(len(words)) + words + np.packbits(bits).tobytes()
-
-
-def frequencies(hist: np.ndarray, precision: int = PRECISION) -> np.ndarray:
-    """Integer frequencies summing to ``2**precision``, each token >= 1, from a histogram.
-
-    Exact integer arithmetic (``1 + count * (total - C) // sum``, the remainder to the most
-    frequent token), so encoder and decoder agree on every platform.
-    """
-    h = np.asarray(hist, np.int64)
-    total, c = 2**precision, len(h)
-    f = 1 + (h * (total - c)) // max(int(h.sum()), 1)
-    f[int(np.argmax(h))] += total - int(f.sum())
-    return f
 
 
 def _model(hist: np.ndarray):
     """The categorical model of a histogram, or None when it leaves one possible token."""
     if np.count_nonzero(hist) <= 1:
         return None
-    freqs = frequencies(hist).astype(np.float32)  # exact: integers below 2**24
-    return constriction.stream.model.Categorical(freqs, perfect=False)
+    return ans.fixed_model(from_counts(hist))
 
 
 class IntDecoder:
@@ -213,8 +199,7 @@ class IntDecoder:
         nwords, pos = read_varint(data, pos, what)
         if nwords % 4 or pos + nwords > len(data):
             raise ContainerError(f"{what}: truncated rANS data")
-        words = np.frombuffer(data[pos : pos + nwords], "<u4").astype(np.uint32)
-        self._coder = constriction.stream.stack.AnsCoder(words)
+        self._coder = ans.StreamDecoder(data[pos : pos + nwords], what)
         self._bits = np.unpackbits(np.frombuffer(data[pos + nwords :], np.uint8))
         self._bitpos = 0
 
@@ -232,10 +217,7 @@ class IntDecoder:
                     raise ContainerError(f"{self._what}: symbols in an empty context")
                 tokens[sel] = int(np.flatnonzero(h)[0])
                 continue
-            try:
-                tokens[sel] = self._coder.decode(self._models[c], len(sel))
-            except Exception as exc:  # constriction raises plain errors on bad streams
-                raise ContainerError(f"{self._what}: corrupted stream ({exc})") from exc
+            tokens[sel] = self._coder.decode(self._models[c], len(sel))
         big = tokens >= _DIRECT
         e = np.where(big, (tokens - _DIRECT) // 2 + 4, 0)
         nbits = np.where(big, e - 1, 0)
@@ -258,5 +240,6 @@ class IntDecoder:
 
     def finish(self) -> None:
         """Check that every coded symbol was read."""
-        if not self._coder.is_empty() or len(self._bits) - self._bitpos >= 8:
+        self._coder.finish()
+        if len(self._bits) - self._bitpos >= 8:
             raise ContainerError(f"{self._what}: stream has leftover data (corrupted?)")

@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from latentzip.errors import ContainerError
-from latentzip.splats.codec_entropy import (
+from latentzip.splats.codec.entropy import (
     IntDecoder,
     IntEncoder,
     pack_parts,

@@ -5,7 +5,7 @@ step of the original, SH colour replaced by its codebook entry); ``encode_segmen
 ``decode_segment`` the lossless pair (a :class:`SegmentCode` comes back bit for bit).
 
 Segment payload: the parts ``position``, ``rotation``, ``log_scale``, ``opacity`` (tracks, see
-:mod:`codec_motion`) and one part per SH band (see :mod:`codec_appearance`), each preceded by
+:mod:`.motion`) and one part per SH band (see :mod:`.appearance`), each preceded by
 its varint length.
 """
 
@@ -16,9 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from latentzip.errors import ContainerError
-from latentzip.splats.codec_appearance import band_slices, decode_band, encode_band, quantise_band
-from latentzip.splats.codec_entropy import pack_parts, unpack_parts
-from latentzip.splats.codec_motion import (
+from latentzip.splats.codec.appearance import band_slices, decode_band, encode_band, quantise_band
+from latentzip.splats.codec.entropy import pack_parts, unpack_parts
+from latentzip.splats.codec.motion import (
     decode_track,
     encode_track,
     grid,

@@ -1,0 +1,29 @@
+"""Where models and codecs are registered: one line each, imported only when used.
+
+``MODELS`` maps a model file's ``kind`` to the class that reads it (a
+:class:`~latentzip.coding.protocol.CodingModel`); ``CODECS`` maps a container's codec id to
+its :class:`~latentzip.coding.codecs.CodecSpec` (what ``info`` prints, how ``decompress`` restores).
+"""
+
+from __future__ import annotations
+
+from latentzip.coding.registry import Registry
+from latentzip.errors import ContainerError, ModelError
+
+MODELS = Registry(
+    "model kind",
+    {
+        "hclt": "latentzip.circuits.circuit:Circuit",
+    },
+    ModelError,
+)
+
+CODECS = Registry(
+    "codec",
+    {
+        1: "latentzip.cli.arrays:SPEC",
+        2: "latentzip.cli.tables:SPEC",
+        3: "latentzip.splats.cli.codec:SPEC",
+    },
+    ContainerError,
+)
