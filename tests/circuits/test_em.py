@@ -80,3 +80,14 @@ def test_fit_rejects_bad_data():
         HCLT().fit(np.full((10, 4), 9), n_categories=4)
     with pytest.raises(ModelError, match="not fitted"):
         HCLT().score(np.zeros((1, 4), dtype=np.int64))
+
+
+def test_weighted_counts_equal_counts_of_repeated_records():
+    c = random_circuit(5, 3, 4, seed=3)
+    x = np.random.default_rng(0).integers(0, 4, (6, 5))
+    w = np.array([1.0, 2.0, 0.0, 3.0, 1.0, 1.0])
+    ll, counts = c.expected_counts(x, w)
+    ll_rep, counts_rep = c.expected_counts(np.repeat(x, w.astype(int), axis=0))
+    assert np.isclose(ll, ll_rep)
+    for a, b in zip(counts, counts_rep, strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-10)

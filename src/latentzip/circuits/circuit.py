@@ -247,11 +247,13 @@ class Circuit:
         x: np.ndarray,
         evidence: np.ndarray | None = None,
         edge_counts: np.ndarray | None = None,
+        weights: np.ndarray | None = None,
     ):
         """Exact posteriors P(Z_v | evidence) for every variable: ``(log_p (N,), post (D, N, K))``.
 
         If ``edge_counts`` (D, K, K) is given, the expected pairwise counts
-        sum_n P(Z_parent = a, Z_v = b | x_n) are added to it (the E-step's edge statistics).
+        sum_n w_n P(Z_parent = a, Z_v = b | x_n) are added to it (the E-step's edge
+        statistics), with per-record ``weights`` w (N,) (default 1).
         """
         tree = self.tree
         log_p, u, m = self.upward(x, evidence, keep=True)
@@ -262,18 +264,25 @@ class Circuit:
         for level in self.schedule.levels[1:]:
             ratio = post[tree.parent[level]] / m[level]  # (V, N, K) over parent states
             if edge_counts is not None:
-                edge_counts[level] += self.edges[level] * (ratio.transpose(0, 2, 1) @ u[level])
+                wr = ratio if weights is None else ratio * weights[None, :, None]
+                edge_counts[level] += self.edges[level] * (wr.transpose(0, 2, 1) @ u[level])
             post[level] = u[level] * (ratio @ self.edges[level])
         return log_p, post
 
-    def expected_counts(self, x: np.ndarray) -> tuple[float, tuple[np.ndarray, ...]]:
+    def expected_counts(
+        self, x: np.ndarray, weights: np.ndarray | None = None
+    ) -> tuple[float, tuple[np.ndarray, ...]]:
         """E-step on records ``x``: total log-likelihood and expected counts.
 
         Returns ``(sum log p, (prior_counts (K,), edge_counts (D, K, K), leaf_counts (D, C, K)))``
-        where counts are posterior expectations summed over records.
+        where counts are posterior expectations summed over records, each record weighted by
+        ``weights`` (N,) if given (a mixture's responsibilities), log-likelihoods included.
         """
         edge_counts = np.zeros_like(self.edges)
-        log_p, post = self.posteriors(x, edge_counts=edge_counts)
+        log_p, post = self.posteriors(x, edge_counts=edge_counts, weights=weights)
+        if weights is not None:
+            post *= weights[None, :, None]
+            log_p = log_p * weights
         leaf_counts = self._scatter_leaves(x, post)
         return float(log_p.sum()), (post[self.tree.root].sum(0), edge_counts, leaf_counts)
 
