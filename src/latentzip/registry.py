@@ -14,6 +14,7 @@ MODELS = Registry(
     "model kind",
     {
         "hclt": "latentzip.circuits.circuit:Circuit",
+        "hclt-mixture": "latentzip.circuits.mixture:MixtureCircuit",
     },
     ModelError,
 )
