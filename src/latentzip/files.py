@@ -53,18 +53,28 @@ def atomic_write(
 
 
 @contextmanager
-def atomic_folder(path: str | Path, *, force: bool = False) -> Iterator[Path]:
+def atomic_folder(
+    path: str | Path, *, force: bool = False, replaceable=lambda entry: entry.is_file()
+) -> Iterator[Path]:
     """A temporary sibling folder to fill; on success it replaces ``path`` in one rename.
 
     On any error (or a kill) ``path`` is untouched: absent, or still the old folder. With
-    ``force`` an existing folder is replaced (moved aside, then removed); an existing empty
-    folder is always replaced.
+    ``force`` an existing folder is replaced (moved aside, then removed), but only if every
+    entry in it passes ``replaceable`` (by default: plain files), so a folder named by
+    mistake (a home folder) is never deleted; an existing empty folder is always replaced.
     """
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise LatentzipError(f"{path} exists and is not a folder")
-    if path.is_dir() and any(path.iterdir()) and not force:
+    entries = list(path.iterdir()) if path.is_dir() else []
+    if entries and not force:
         raise LatentzipError(f"{path} is not empty; pass --force to replace it")
+    strangers = sorted(e.name for e in entries if not replaceable(e))
+    if strangers:
+        raise LatentzipError(
+            f"{path} holds entries this output would not write ({', '.join(strangers[:3])}); "
+            "refusing to replace it: remove it or choose another folder"
+        )
     if not path.parent.is_dir():
         raise LatentzipError(f"{path}: folder {path.parent} does not exist")
     sweep_temporaries(path)

@@ -111,18 +111,18 @@ def test_png_output_into_an_empty_folder_and_force(tmp_path, images):
     out.mkdir()  # an existing empty folder is replaced
     write_source(samples, meta, out, force=False)
     assert len(list(out.iterdir())) == 5
-    with pytest.raises(DataError, match="not empty"):
+    with pytest.raises(LatentzipError, match="not empty"):
         write_source(samples, meta, out, force=False)
     (out / "stale.png").write_bytes(b"old")
     write_source(samples[:2], {"kind": "png", "names": ["x.png", "y.png"]}, out, force=True)
     assert sorted(p.name for p in out.iterdir()) == ["x.png", "y.png"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no temporary folder left
     (out / "keep.txt").write_text("mine")
-    with pytest.raises(DataError, match="other than PNG"):
+    with pytest.raises(LatentzipError, match="would not write"):
         write_source(samples, meta, out, force=True)
     assert (out / "keep.txt").exists()
     (tmp_path / "file").write_bytes(b"")
-    with pytest.raises(DataError, match="not a folder"):
+    with pytest.raises(LatentzipError, match="not a folder"):
         write_source(samples, meta, tmp_path / "file", force=True)
 
 

@@ -40,6 +40,16 @@ def test_container_equals_single_process_records(client, shards, images, model):
     assert [s["n_samples"] for s in shards_meta] == [500, 600, 697]
 
 
+def test_info_describes_a_dask_written_container(client, shards, tmp_path, model, capsys):
+    from latentzip.cli import main
+
+    path = tmp_path / "d.lz"
+    path.write_bytes(dist_compress(client, shards, model, CODEC))
+    assert main(["info", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "1797 samples x (8, 8)" in out and "shards (3 files, written on a Dask cluster)" in out
+
+
 def test_decompress_restores_every_shard_exactly(client, shards, tmp_path, images, model):
     blob = dist_compress(client, shards, model, CodecConfig(block_size=64, embed_model=True))
     out = tmp_path / "restored"
@@ -53,7 +63,7 @@ def test_decompress_restores_every_shard_exactly(client, shards, tmp_path, image
         a = np.asarray(Image.open(shards / "part-2" / name))
         assert np.array_equal(a, np.asarray(Image.open(paths[2] / name)))
     assert np.array_equal(dist_decompress(client, blob), images)
-    with pytest.raises(LatentzipError, match="not an empty folder"):
+    with pytest.raises(LatentzipError, match="not empty"):
         dist_decompress(client, blob, model, out)
     assert len(dist_decompress(client, blob, model, out, force=True)) == 3
 

@@ -65,7 +65,20 @@ class HCLTConfig:
         return self.step_size_start + frac * (self.step_size_end - self.step_size_start)
 
 
-class HCLT:
+class DensityEstimator:
+    """``score`` and ``bits_per_dim`` from a subclass's ``score_samples`` (nats per record)."""
+
+    def score(self, x: np.ndarray) -> float:
+        """Mean log-likelihood (nats) per record."""
+        return float(self.score_samples(x).mean())
+
+    def bits_per_dim(self, x: np.ndarray) -> float:
+        """Mean negative log2-likelihood per variable."""
+        x = np.asarray(x)
+        return float(-self.score_samples(x).sum() / x.size / math.log(2))
+
+
+class HCLT(DensityEstimator):
     """Hidden Chow-Liu Tree probabilistic circuit over discrete variables.
 
     Parameters
@@ -222,15 +235,6 @@ class HCLT:
                 raise DataError(f"evidence mask {evidence.shape} does not match x {np.shape(x)}")
             x = np.where(evidence, x, 0)
         return circuit.log_prob(circuit.validate(x), evidence, self.config.eval_batch_size)
-
-    def score(self, x: np.ndarray) -> float:
-        """Mean log-likelihood (nats) per record."""
-        return float(self.score_samples(x).mean())
-
-    def bits_per_dim(self, x: np.ndarray) -> float:
-        """Mean negative log2-likelihood per variable."""
-        x = np.asarray(x)
-        return float(-self.score_samples(x).sum() / x.size / math.log(2))
 
     def sample(self, n: int, random_state: int | None = None) -> np.ndarray:
         """Draw ``n`` records (n, D) from the model."""

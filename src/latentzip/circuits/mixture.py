@@ -27,7 +27,7 @@ from latentzip import progress as progress_bars
 from latentzip.circuits import em
 from latentzip.circuits.anyorder import AnyOrderConditionals
 from latentzip.circuits.circuit import Circuit
-from latentzip.circuits.hclt import HCLTConfig
+from latentzip.circuits.hclt import DensityEstimator, HCLTConfig
 from latentzip.circuits.incremental import IncrementalConditionals
 from latentzip.circuits.structure import mutual_information
 from latentzip.coding import modelfile
@@ -188,7 +188,7 @@ class MixtureConfig:
             raise ValueError(f"n_components must lie in 1..{MAX_COMPONENTS}")
 
 
-class HCLTMixture:
+class HCLTMixture(DensityEstimator):
     """A mixture of HCLTs with per-component trees, trained by EM.
 
     Examples
@@ -281,13 +281,6 @@ class HCLTMixture:
         """Exact log-likelihood (nats) of each record, shape (n,)."""
         mix = self._check_fitted()
         return mix.log_prob(validate_symbols(x, mix.alphabet_sizes))
-
-    def score(self, x: np.ndarray) -> float:
-        return float(self.score_samples(x).mean())
-
-    def bits_per_dim(self, x: np.ndarray) -> float:
-        x = np.asarray(x)
-        return float(-self.score_samples(x).sum() / x.size / math.log(2))
 
     def sample(self, n: int, random_state: int | None = None) -> np.ndarray:
         """Draw ``n`` records: a component per record, then ancestral sampling."""

@@ -124,8 +124,9 @@ def _check_header(kind: str, header: bytes, body: np.ndarray) -> None:
 def _write_pngs(samples: np.ndarray, names: list[str], out: Path, force: bool) -> Path:
     """Write one PNG per sample into the folder ``out``, all at once or not at all."""
     names = _png_names(names, len(samples))
-    _check_png_target(out, force)
-    with atomic_folder(out, force=force) as tmp:  # a hidden sibling, renamed into place
+    # --force replaces only a folder that looks like restored PNGs, never e.g. a home folder
+    png = lambda e: e.is_file() and e.suffix.lower() == ".png"  # noqa: E731
+    with atomic_folder(out, force=force, replaceable=png) as tmp:  # renamed into place
         for name, image in zip(names, samples, strict=True):
             _write_file(tmp / name, _png_bytes(image))
     return out
@@ -141,24 +142,6 @@ def _png_names(names: list[str], n: int) -> list[str]:
     if len(set(names)) != n:
         raise ContainerError("stored PNG names are not unique")
     return list(names)
-
-
-def _check_png_target(out: Path, force: bool) -> None:
-    if out.exists() and not out.is_dir():
-        raise DataError(f"{out} exists and is not a folder")
-    if not out.is_dir():
-        return
-    entries = list(out.iterdir())
-    if entries and not force:
-        raise DataError(f"{out} is not empty; pass --force to replace it")
-    # --force replaces the whole folder: only one that looks like restored PNGs, never e.g. a
-    # home folder named by mistake
-    others = [p.name for p in entries if not (p.is_file() and p.suffix.lower() == ".png")]
-    if others:
-        raise DataError(
-            f"{out} holds entries other than PNG files ({', '.join(sorted(others)[:3])}); "
-            "refusing to replace it: remove it or choose another output folder"
-        )
 
 
 def _png_bytes(image: np.ndarray) -> bytes:

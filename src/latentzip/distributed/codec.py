@@ -23,7 +23,8 @@ from latentzip.circuits.codec import CodecConfig, Decoder, Encoder
 from latentzip.coding.protocol import as_coding_model
 from latentzip.coding.records import decode_blocks, encode_blocks
 from latentzip.distributed._tasks import shard_paths, ship
-from latentzip.errors import ContainerError, DataError, LatentzipError
+from latentzip.errors import ContainerError, DataError
+from latentzip.files import atomic_folder
 
 SHARDS_KIND = "shards"
 
@@ -100,21 +101,18 @@ def decompress(
     out = Path(out)
     if not decoder.meta.get("kind") == SHARDS_KIND:
         raise ContainerError("this container was not made from shards: decode it to one array")
-    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not force:
-        raise LatentzipError(f"{out} exists and is not an empty folder; pass --force")
-    out.mkdir(parents=True, exist_ok=True)
-    futures = [
-        client.submit(
-            _decode_shard,
-            remote,
-            _payloads(decoder, ids),
-            info["meta"],
-            str(out / _restored_name(info)),
-            pure=False,
-        )
-        for ids, info in shards
-    ]
-    return [Path(p) for p in client.gather(futures)]
+    names = [_restored_name(info) for _, info in shards]
+    # the workers fill a hidden sibling folder (a shared file system), renamed when all are done
+    with atomic_folder(out, force=force, replaceable=lambda e: e.name in names) as tmp:
+        futures = [
+            client.submit(
+                _decode_shard, remote, _payloads(decoder, ids), info["meta"], str(tmp / name),
+                pure=False,
+            )
+            for (ids, info), name in zip(shards, names, strict=True)
+        ]  # fmt: skip
+        client.gather(futures)
+    return [out / name for name in names]
 
 
 def _shard_ranges(decoder: Decoder) -> list[tuple[range, dict]]:
