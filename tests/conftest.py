@@ -17,6 +17,7 @@ SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 settings.register_profile("ci", max_examples=60, deadline=None)
 settings.register_profile("default", max_examples=20, deadline=None)
 settings.register_profile("heavy", max_examples=500, deadline=None)
+settings.register_profile("long", max_examples=5000, deadline=None)  # benchmarks/fuzz.py
 _profile = "ci" if os.environ.get("CI") else "default"
 settings.load_profile(os.environ.get("LATENTZIP_HYPOTHESIS", _profile))
 

@@ -289,7 +289,7 @@ def test_bitstream_is_pinned():
     assert (len(blob), hashlib.sha256(blob).hexdigest()[:16]) == GOLDEN
 
 
-GOLDEN = (2377, "9657aab2a936b512")
+GOLDEN = (2409, "1d2aa47a3a0eef43")
 
 
 _SMALL = compress_sequence(

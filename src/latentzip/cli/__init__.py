@@ -175,6 +175,14 @@ def main(argv: list[str] | None = None) -> int:
     except LatentzipError as exc:
         print(f"latentzip: error: {exc}", file=sys.stderr)
         return 2
+    except MemoryError:
+        print(
+            "latentzip: error: out of memory (the input needs more than is free)", file=sys.stderr
+        )
+        return 2
+    except KeyboardInterrupt:
+        print("latentzip: interrupted (outputs are only ever replaced whole)", file=sys.stderr)
+        return 130
     return 0
 
 

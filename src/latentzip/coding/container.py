@@ -14,13 +14,17 @@ Layout (all integers little-endian; see docs/format.md)::
 The framing version covers this layout only; each codec versions its own bitstream
 (``codec version``) and states which versions it reads. Every byte is covered by a checksum
 or a length check, so a flipped byte or a truncation is reported (with the record it hits)
-instead of producing wrong output. ``check`` is the codec's own checksum of what a record
-decodes to (0 where a codec has none): framing CRCs are easy to recompute, decoded content
-is not.
+instead of producing wrong output. Tools that repair CRC-32s are common, so two more checks
+sit above them: ``check`` is the codec's own checksum of what a record decodes to (0 where a
+codec has none), and the header's ``seal`` is a SHA-256 (128 bits kept) of the rest of the
+header and of each record's sample count and check, so an edited header field or index entry
+is refused even with every CRC-32 recomputed.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import struct
 import zlib
@@ -84,6 +88,9 @@ def pack(
     model: bytes | None = None,
 ) -> bytes:
     """Assemble a container from ``(payload, n_samples[, check])`` records."""
+    entries = [(rec[1], rec[2] if len(rec) > 2 else 0) for rec in records]
+    header = {k: v for k, v in header.items() if k != "seal"}
+    header["seal"] = seal(header, entries)
     head = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
     model = model or b""
     pre = _PREAMBLE.pack(
@@ -133,6 +140,9 @@ def unpack(blob: bytes, codec: int | None = None) -> Container:
         raise ContainerError(f"header is a JSON {type(header).__name__}, not an object")
     raw = checked(_ENTRY.size * n_records, "record index")
     index = tuple(RecordEntry(*e) for e in _ENTRY.iter_unpack(raw))
+    body = {k: v for k, v in header.items() if k != "seal"}
+    if header.get("seal") != seal(body, [(e.n_samples, e.check) for e in index]):
+        raise ContainerError("the header or index does not match its seal (edited or corrupted)")
     model = checked(model_len, "embedded model") if model_len else None
     payload_start, offset = pos, 0
     for i, e in enumerate(index):
@@ -178,6 +188,15 @@ def _preamble(blob: bytes, size: int) -> tuple[int, int, int, int, int, int]:
             "file holds"
         )
     return version, codec, codec_version, head_len, n_records, model_len
+
+
+def seal(header: dict, entries) -> str:
+    """The first 128 bits of the SHA-256 of a header (without its seal) and each record's
+    (n_samples, check), URL-safe base64 (22 characters)."""
+    h = hashlib.sha256(json.dumps(header, sort_keys=True, separators=(",", ":")).encode())
+    for n, check in entries:
+        h.update(struct.pack("<II", n, check))
+    return base64.urlsafe_b64encode(h.digest()[:16]).decode().rstrip("=")
 
 
 def _first_short_record(index: tuple[RecordEntry, ...], available: int) -> int:

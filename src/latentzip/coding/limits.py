@@ -35,8 +35,16 @@ def check_claim(n_bytes: int, budget: int, what: str, hint: str = "") -> None:
         )
 
 
-def parse_json(data: bytes, what: str):
-    """JSON from UTF-8 bytes, any failure (deep nesting included) as :class:`ContainerError`."""
+def parse_json(data: bytes, what: str, budget: int | None = None):
+    """JSON from UTF-8 bytes, any failure (deep nesting included) as :class:`ContainerError`.
+
+    With ``budget``, text whose Python objects could outgrow it is refused before parsing:
+    every value needs a separator or bracket and costs at most ~64 bytes as an object, and
+    strings at most 4 bytes per character.
+    """
+    if budget is not None:
+        tokens = sum(data.count(c) for c in (b",", b":", b"[", b"{")) + 1
+        check_claim(64 * tokens + 4 * len(data), budget, f"parsing {what}")
     try:
         return json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
@@ -44,14 +52,23 @@ def parse_json(data: bytes, what: str):
 
 
 def inflate_lzma(data: bytes, limit: int, what: str) -> bytes:
-    """Decompress an xz stream, refusing output beyond ``limit`` bytes (a bomb) or damage."""
-    d = lzma.LZMADecompressor()
+    """Decompress an xz stream, refusing output beyond ``limit`` bytes (a bomb) or damage.
+
+    Works in chunks, so a bomb costs at most ``limit`` bytes (twice that while joining).
+    """
+    d, parts, size, feed = lzma.LZMADecompressor(), [], 0, data
     try:
-        out = d.decompress(data, max_length=limit + 1)
+        while not d.eof:
+            chunk = d.decompress(feed, max_length=2**24)
+            feed = b""  # the decompressor keeps what it has not used yet
+            size += len(chunk)
+            if size > limit:
+                raise ContainerError(f"{what}: xz stream inflates beyond {limit} bytes")
+            if not chunk and d.needs_input:
+                break
+            parts.append(chunk)
     except lzma.LZMAError as exc:
         raise ContainerError(f"{what}: damaged xz stream ({exc})") from exc
-    if len(out) > limit:
-        raise ContainerError(f"{what}: xz stream inflates beyond {limit} bytes")
     if not d.eof or d.unused_data:
         raise ContainerError(f"{what}: truncated or padded xz stream")
-    return out
+    return b"".join(parts)

@@ -38,7 +38,11 @@ import torch
 from torch.nn import functional as F
 
 from latentzip.errors import DataError, ModelError
-from latentzip.motion.nets import Classifier, MotionAE, RootRegressor, StyleNet
+
+# StyleClassifier and RootModel live in ``auxiliary``; re-exported here.
+from latentzip.motion.auxiliary import RootModel, StyleClassifier
+from latentzip.motion.nets import MotionAE, StyleNet
+from latentzip.motion.torchutil import _batches, _check_windows, _numpy, _progress, _tensor
 
 
 @dataclass(frozen=True)
@@ -74,47 +78,12 @@ class StyleConfig:
         return cls(**{**dict(ae_epochs=15, epochs=15), **kw})
 
 
-def _tensor(x: np.ndarray) -> torch.Tensor:
-    return torch.as_tensor(np.ascontiguousarray(x), dtype=torch.float32).transpose(1, 2)
-
-
-def _numpy(t: torch.Tensor) -> np.ndarray:
-    return t.transpose(1, 2).detach().cpu().numpy().astype(np.float32)
-
-
 def _kl_unit(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     return 0.5 * (logvar.exp() + mu**2 - logvar - 1).mean()
 
 
 def _kl(mu1, logvar1, mu2, logvar2) -> torch.Tensor:
     return 0.5 * (logvar2 - logvar1 + (logvar1.exp() + (mu1 - mu2) ** 2) / logvar2.exp() - 1).mean()
-
-
-def _check_windows(x: np.ndarray, dim: int | None = None) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float32)
-    if x.ndim != 3:
-        raise DataError(f"motion windows must be (N, T, D), got shape {x.shape}")
-    if x.shape[1] % 4 or x.shape[1] == 0:
-        raise DataError(f"window length must be a positive multiple of 4, got {x.shape[1]}")
-    if dim is not None and x.shape[2] != dim:
-        raise DataError(f"expected {dim} feature channels, got {x.shape[2]}")
-    if not np.all(np.isfinite(x)):
-        raise DataError("motion windows contain NaN or inf")
-    return x
-
-
-def _batches(n: int, size: int, rng: np.random.Generator):
-    order = rng.permutation(n)
-    for s in range(0, n, size):
-        yield order[s : s + size]
-
-
-def _progress(it, desc: str, show: bool):
-    if not show:
-        return it
-    from tqdm.auto import tqdm
-
-    return tqdm(it, desc=desc, leave=False)
 
 
 class GenMoStyle:
@@ -364,103 +333,6 @@ def train_autoencoder(
         curve.append(tot / max(n, 1))
     ae.eval()
     return ae, curve
-
-
-def _fit_simple(net, inputs, loss_fn, epochs, lr, batch, seed, desc, progress, weight_decay=0.0):
-    rng = np.random.default_rng(seed)
-    opt = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=weight_decay)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(epochs, 1))
-    net.train()
-    for _ in _progress(range(epochs), desc, progress):
-        for idx in _batches(len(inputs[0]), batch, rng):
-            loss = loss_fn(net, *(t[idx] for t in inputs))
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-        sched.step()
-    net.eval()
-    return net
-
-
-class StyleClassifier:
-    """Independent style classifier on normalised windows; its pooled features give the FID."""
-
-    def __init__(self, n_styles: int, epochs: int = 40, lr: float = 1e-3, seed: int = 0):
-        self.n_styles, self.epochs, self.lr, self.seed = n_styles, epochs, lr, seed
-
-    def fit(self, x: np.ndarray, labels: np.ndarray, *, progress: bool = True) -> StyleClassifier:
-        x = _check_windows(x)
-        labels = np.asarray(labels, dtype=np.int64)
-        keep = labels >= 0
-        x, labels = x[keep], labels[keep]
-        if len(x) == 0 or labels.max() >= self.n_styles:
-            raise DataError("the classifier needs labelled windows with labels < n_styles")
-        torch.manual_seed(self.seed)
-        self.dim_ = x.shape[2]
-        self.net_ = Classifier(self.dim_, self.n_styles)
-        counts = np.bincount(labels, minlength=self.n_styles).astype(np.float64)
-        weight = torch.as_tensor(
-            len(labels) / (self.n_styles * np.maximum(counts, 1)), dtype=torch.float32
-        )
-
-        def loss(net, xb, yb):
-            return F.cross_entropy(net(xb), yb, weight=weight)
-
-        _fit_simple(
-            self.net_,
-            (_tensor(x), torch.as_tensor(labels)),
-            loss,
-            self.epochs,
-            self.lr,
-            64,
-            self.seed,
-            "classifier",
-            progress,
-            weight_decay=1e-4,
-        )
-        return self
-
-    @torch.no_grad()
-    def predict_proba(self, x: np.ndarray) -> np.ndarray:
-        return torch.softmax(self.net_(_tensor(_check_windows(x, self.dim_))), 1).numpy()
-
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        return self.predict_proba(x).argmax(1)
-
-    def score(self, x: np.ndarray, labels: np.ndarray) -> float:
-        return float(np.mean(self.predict(x) == np.asarray(labels)))
-
-    @torch.no_grad()
-    def features(self, x: np.ndarray) -> np.ndarray:
-        return self.net_.features(_tensor(_check_windows(x, self.dim_))).numpy()
-
-
-class RootModel:
-    """The global regressor: root channels 0:4 from the other channels (normalised)."""
-
-    def __init__(self, epochs: int = 30, lr: float = 1e-3, seed: int = 0):
-        self.epochs, self.lr, self.seed = epochs, lr, seed
-
-    def fit(self, x: np.ndarray, *, progress: bool = True) -> RootModel:
-        x = _check_windows(x)
-        torch.manual_seed(self.seed)
-        self.dim_ = x.shape[2]
-        self.net_ = RootRegressor(self.dim_ - 4)
-        X = _tensor(x)
-
-        def loss(net, xb):
-            return F.smooth_l1_loss(net(xb[:, 4:]), xb[:, :4])
-
-        _fit_simple(self.net_, (X,), loss, self.epochs, self.lr, 64, self.seed, "root", progress)
-        return self
-
-    @torch.no_grad()
-    def restore(self, x: np.ndarray) -> np.ndarray:
-        """``x`` with its root channels replaced by the regressor's prediction."""
-        X = _tensor(_check_windows(x, self.dim_))
-        out = X.clone()
-        out[:, :4] = self.net_(X[:, 4:])
-        return _numpy(out)
 
 
 __all__ = [

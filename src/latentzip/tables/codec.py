@@ -191,4 +191,5 @@ def _unpack(text: str, budget: int, what: str):
         data = base64.b64decode(text, validate=True)
     except ValueError as exc:
         raise ContainerError(f"{what}: not valid base64") from exc
-    return limits.parse_json(limits.inflate_lzma(data, budget, what), what)
+    text = limits.inflate_lzma(data, budget // 4, what)  # joined, it may briefly take twice
+    return limits.parse_json(text, what, budget // 2)

@@ -88,9 +88,20 @@ class CsvFormat:
 
     @classmethod
     def from_json(cls, d: dict) -> CsvFormat:
+        """The format of :meth:`to_json`; anything it could not have written is refused."""
+        if not isinstance(d, dict):
+            raise DataError(f"unknown CSV format {d!r}")
         fmt = cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
-        if fmt.quoting not in _QUOTING or fmt.lineterminator not in ("\n", "\r\n"):
-            raise DataError(f"unknown CSV format {d}")
+        flags = (fmt.header, fmt.final_newline, fmt.bom)
+        if (
+            fmt.quoting not in _QUOTING
+            or fmt.lineterminator not in ("\n", "\r\n")
+            or not isinstance(fmt.delimiter, str)
+            or len(fmt.delimiter) != 1
+            or fmt.delimiter in '"\r\n'
+            or not all(isinstance(f, bool) for f in flags)
+        ):
+            raise DataError(f"unknown CSV format {d!r}")
         return fmt
 
 

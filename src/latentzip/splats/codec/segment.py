@@ -11,6 +11,7 @@ its varint length.
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -85,6 +86,16 @@ class SegmentCode:
     opacity: np.ndarray
     codebooks: tuple[np.ndarray, ...]
     indices: tuple[np.ndarray, ...]
+
+    def checksum(self) -> int:
+        """CRC-32 of every integer and codebook bit pattern: what the segment decodes to."""
+        crc = 0
+        for a in (self.position, self.rotation, self.log_scale, self.opacity, *self.indices):
+            crc = zlib.crc32(np.ascontiguousarray(a, dtype="<i8").tobytes(), crc)
+        for cb in self.codebooks:  # -0.0 is stored as 0.0: compare values, not signs of zero
+            cb = np.where(cb == 0, 0, cb).astype("<f2")
+            crc = zlib.crc32(np.ascontiguousarray(cb).view("<u2").tobytes(), crc)
+        return crc
 
     def equals(self, other: SegmentCode) -> bool:
         """Bit-exact equality (codebooks compared as float16 bit patterns)."""
