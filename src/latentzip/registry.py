@@ -1,7 +1,7 @@
 """Where models and codecs are registered: one line each, imported only when used.
 
-``MODELS`` maps a model file's ``kind`` to the class that reads it (a
-:class:`~latentzip.coding.protocol.CodingModel`); ``CODECS`` maps a container's codec id to
+``MODELS`` maps a model file's ``kind`` to the class that reads it (a coding model, or a
+float training model whose ``coding_model()`` is one); ``CODECS`` maps a container's codec id to
 its :class:`~latentzip.coding.codecs.CodecSpec` (what ``info`` prints, how ``decompress`` restores).
 """
 
@@ -14,7 +14,9 @@ MODELS = Registry(
     "model kind",
     {
         "hclt": "latentzip.circuits.circuit:Circuit",
+        "hclt-q": "latentzip.circuits.quantised:QuantisedCircuit",
         "hclt-mixture": "latentzip.circuits.mixture:MixtureCircuit",
+        "hclt-mixture-q": "latentzip.circuits.quantised_mixture:QuantisedMixture",
     },
     ModelError,
 )

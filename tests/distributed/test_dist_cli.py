@@ -22,6 +22,7 @@ from dist_fixtures import images, shard_writer, shards  # noqa: F401  (fixtures)
 from latentzip.circuits import HCLT, HCLTConfig
 from latentzip.circuits.codec import decompress
 from latentzip.cli import main
+from latentzip.coding import modelfile
 
 K, EPOCHS = 8, 4
 TILES = 3  # 5,391 records in 6 shards: the kill lands in the first epoch, 3 remain
@@ -138,6 +139,8 @@ def test_cli_on_real_cluster_survives_a_killed_worker(dask_cluster, tmp_path, im
             str(shards),
             "-o",
             str(model_path),
+            "--float-model",
+            str(model_path.with_suffix(".float")),
             "--scheduler",
             dask_cluster.address,
             *train_args,
@@ -158,7 +161,7 @@ def test_cli_on_real_cluster_survives_a_killed_worker(dask_cluster, tmp_path, im
         # the parameters are those of single-process full-batch EM on all the records
         cfg = HCLTConfig.quick(n_latents=K, epochs=0, full_batch_epochs=EPOCHS, seed=3)
         ref = HCLT(cfg).fit(images.reshape(len(images), -1), 256, progress=False).circuit_
-        got = HCLT.load(model_path).circuit_
+        got = HCLT.load(model_path.with_suffix(".float")).circuit_
         assert np.array_equal(got.tree.parent, ref.tree.parent)
         for name in ("prior", "edges", "leaves"):
             np.testing.assert_allclose(getattr(got, name), getattr(ref, name), rtol=0, atol=1e-9)
@@ -180,7 +183,7 @@ def test_cli_on_real_cluster_survives_a_killed_worker(dask_cluster, tmp_path, im
     )
     assert "6 shards" in out and "on 2 workers" in out
     blob = lz.read_bytes()
-    assert np.array_equal(decompress(blob, HCLT.load(model_path)), images)
+    assert np.array_equal(decompress(blob, modelfile.load(model_path)[0]), images)
     restored = tmp_path / "restored"
     finish(
         run_cli(
@@ -215,7 +218,7 @@ def test_cli_local_workers(tmp_path, capsys, images, shards):
     assert main(["compress", glob, "-m", str(model), "--workers", "2"]) == 2
     assert "-o" in capsys.readouterr().err
     assert main(["compress", glob, "-m", str(model), "-o", str(lz), "--workers", "2"]) == 0
-    assert np.array_equal(decompress(lz.read_bytes(), HCLT.load(model)), images)
+    assert np.array_equal(decompress(lz.read_bytes(), modelfile.load(model)[0]), images)
     out = tmp_path / "array.npy"
     plain = tmp_path / "plain.lz"
     np.save(tmp_path / "all.npy", images)

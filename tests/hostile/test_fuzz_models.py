@@ -84,6 +84,7 @@ def mutated_model(draw, blob: bytes) -> bytes:
 
 def _round_trip(blob: bytes):
     model, _ = modelfile.from_bytes(blob)
+    model = model.coding_model()  # a float model codes through its integer model
     rng = np.random.default_rng(0)
     x = rng.integers(0, model.alphabet_sizes, (7, model.n_variables))
     packed = compress(x, model, CodecConfig(block_size=3, embed_model=True))

@@ -83,7 +83,7 @@ def crafted(tmp_path_factory) -> list[tuple[str, Path, list[str]]]:
         add(f"claim{claim}", p.with_header(head).pack(reseal=True), "-m", str(model))
     p = Parts.of(blob)  # thousands of records, each at the largest allowed block
     head = p.header_dict()
-    block = limits.WORK_BYTES // circuit.bytes_per_sample
+    block = limits.WORK_BYTES // circuit.coding_model().bytes_per_sample
     p.entries = [[0, 0, block, 0, 0] for _ in range(4000)]
     p.payloads = [b""] * 4000
     head["n_samples"], head["block_size"] = 4000 * block, block

@@ -21,7 +21,6 @@ from functools import cached_property
 import numpy as np
 
 from latentzip.circuits.structure import Tree
-from latentzip.coding.quantise import QuantisingWalker
 from latentzip.data import validate_symbols
 from latentzip.errors import ModelError
 
@@ -73,32 +72,20 @@ class Circuit:
     n_categories: np.ndarray
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
-    kind = "hclt"  # the model protocol (latentzip.coding.protocol): what the coder sees
+    kind = "hclt"  # model files (latentzip.coding.modelfile): the float training object
     version = 1
 
     @property
     def n_variables(self) -> int:
         return int(self.leaves.shape[0])
 
-    @property
-    def alphabet_sizes(self) -> np.ndarray:
-        return self.n_categories
+    def coding_model(self):
+        """The integer model the coder runs (:mod:`.quantised`), the same on every machine."""
+        if "coding" not in self._cache:
+            from latentzip.circuits.quantised import QuantisedCircuit
 
-    @property
-    def coding_order(self) -> np.ndarray:
-        return self.tree.order
-
-    @property
-    def bytes_per_sample(self) -> int:
-        return 8 * (2 * self.n_variables * self.n_latents + 2 * self.leaves.shape[1])
-
-    def walker(self, n: int) -> QuantisingWalker:
-        """Incremental conditionals in pre-order, quantised (see :mod:`.incremental`)."""
-        from latentzip.circuits.incremental import IncrementalConditionals
-
-        return QuantisingWalker(
-            IncrementalConditionals(self, n), self.n_categories[self.tree.order]
-        )
+            self._cache["coding"] = QuantisedCircuit.from_circuit(self)
+        return self._cache["coding"]
 
     @property
     def fingerprint(self) -> str:

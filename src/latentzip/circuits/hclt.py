@@ -241,9 +241,9 @@ class HCLT(DensityEstimator):
         return self._check_fitted().sample(n, np.random.default_rng(random_state))
 
     # ---------------------------------------------------------------- persistence
-    def coding_model(self) -> Circuit:
-        """The fitted circuit: what the coder uses (:mod:`latentzip.coding.protocol`)."""
-        return self._check_fitted()
+    def coding_model(self):
+        """The integer model of the fitted circuit: what the coder uses."""
+        return self._check_fitted().coding_model()
 
     def save(self, path: str | Path) -> Path:
         meta = {"config": asdict(self.config), "history": getattr(self, "history_", [])}

@@ -2,8 +2,9 @@
 
 Components are HCLTs (:class:`~latentzip.circuits.circuit.Circuit`) over the same variables
 whose Chow-Liu trees may differ (each is learned from the records its component explains).
-The coder sees a :class:`MixtureCircuit`: its walker keeps each record's posterior over the
-components, updated as symbols are coded (Bayes' rule on the components' own conditionals)::
+Its walker keeps each record's posterior over the components, updated as symbols are coded
+(Bayes' rule on the components' own conditionals); the coder runs the same computation in
+integers (:mod:`.quantised_mixture`)::
 
     P(x_v | x_<v) = sum_m P(m | x_<v) P_m(x_v | x_<v),   P(m | x_<=v) ~ P(m | x_<v) P_m(x_v | x_<v)
 
@@ -47,7 +48,7 @@ class MixtureCircuit:
     order: np.ndarray
     _cache: dict = field(default_factory=dict, repr=False)
 
-    kind = "hclt-mixture"  # the model protocol (latentzip.coding.protocol)
+    kind = "hclt-mixture"  # model files: the float training object
     version = 1
 
     @property
@@ -58,15 +59,16 @@ class MixtureCircuit:
     def alphabet_sizes(self) -> np.ndarray:
         return self.components[0].n_categories
 
-    @property
-    def coding_order(self) -> np.ndarray:
-        return self.order
+    def coding_model(self):
+        """The integer mixture the coder runs (:mod:`.quantised_mixture`)."""
+        if "coding" not in self._cache:
+            from latentzip.circuits.quantised_mixture import QuantisedMixture
 
-    @property
-    def bytes_per_sample(self) -> int:
-        return sum(2 * c.bytes_per_sample for c in self.components)
+            self._cache["coding"] = QuantisedMixture.from_mixture(self)
+        return self._cache["coding"]
 
     def walker(self, n: int) -> MixtureWalker:
+        """The float conditionals (the reference the integer coder approximates)."""
         return MixtureWalker(self, n)
 
     @property
@@ -131,7 +133,7 @@ class MixtureCircuit:
 
 
 class MixtureWalker:
-    """The coder's walker: component conditionals mixed by each record's posterior."""
+    """Float conditionals mixed by each record's posterior (the integer coder's reference)."""
 
     def __init__(self, mix: MixtureCircuit, n: int):
         self.mix, self.order = mix, mix.order
@@ -274,8 +276,8 @@ class HCLTMixture(DensityEstimator):
             raise ModelError("this HCLTMixture is not fitted yet; call fit(x) first")
         return self.mixture_
 
-    def coding_model(self) -> MixtureCircuit:
-        return self._check_fitted()
+    def coding_model(self):
+        return self._check_fitted().coding_model()
 
     def score_samples(self, x: np.ndarray) -> np.ndarray:
         """Exact log-likelihood (nats) of each record, shape (n,)."""

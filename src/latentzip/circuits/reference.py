@@ -76,20 +76,3 @@ def naive_conditionals(circuit: Circuit, x: np.ndarray, order: np.ndarray) -> np
         out[:, t] = walk.predict(t)
         walk.observe(t, x[:, v])
     return out
-
-
-class NaiveModel:
-    """``circuit`` as a coding model whose walker is :class:`NaiveConditionals`: the coder's
-    reference path (tests, the scaling benchmark)."""
-
-    def __init__(self, circuit: Circuit):
-        self.circuit = circuit
-
-    def __getattr__(self, name):
-        return getattr(self.circuit, name)
-
-    def walker(self, n: int):
-        from latentzip.coding.quantise import QuantisingWalker
-
-        c = self.circuit
-        return QuantisingWalker(NaiveConditionals(c, n), c.n_categories[c.tree.order])

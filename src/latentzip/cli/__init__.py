@@ -106,7 +106,10 @@ def _add_cluster(p: argparse.ArgumentParser) -> None:
 def _add_core_verbs(sub) -> None:
     p = sub.add_parser("train", help="learn an HCLT model from data")
     p.add_argument("data", help="idx(.gz), .npy, a folder of PNGs, 'digits', or a .csv(.gz)")
-    p.add_argument("-o", "--output", required=True, help="model file to write (.npz)")
+    p.add_argument(
+        "-o", "--output", required=True, help="the (integer) coding model to write, for compress"
+    )
+    p.add_argument("--float-model", metavar="PATH", help="also write the float training model")
     p.add_argument("--test", help="held-out data to report bits/dim on")
     p.add_argument("--valid", help="held-out data; the best epoch on it is kept")
     p.add_argument("--config", default="quick", choices=["quick", "mnist", "mnist_long"])

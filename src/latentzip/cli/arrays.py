@@ -32,7 +32,7 @@ def train(args, cfg) -> None:
         checkpoint=args.checkpoint,
         progress=not args.quiet,
     )
-    model.save(args.output)
+    _save_for_coding(model, args)
     print(
         f"trained K={cfg.n_latents} on {data.n_records} records x {data.n_variables} "
         f"variables in {time.perf_counter() - start:.1f} s -> {args.output}"
@@ -53,7 +53,7 @@ def _train_distributed(args, cfg) -> None:
     start = time.perf_counter()
     with distributed.connect(args.scheduler, args.workers) as client:
         model = distributed.fit(client, shards, cfg, progress=not args.quiet)
-        model.save(args.output)
+        _save_for_coding(model, args)
         c = model.circuit_
         print(
             f"trained K={c.n_latents} on the shards of {args.data} ({c.n_variables} variables, "
@@ -63,6 +63,18 @@ def _train_distributed(args, cfg) -> None:
         print(f"train bits/dim: {distributed.bits_per_dim(client, shards, model):.4f}")
     if args.test:
         print(f"test  bits/dim: {model.bits_per_dim(load(args.test).data):.4f}")
+
+
+def _save_for_coding(model, args) -> None:
+    """The integer coding model (small, portable) to ``-o``; the float one to ``--float``."""
+    from dataclasses import asdict
+
+    from latentzip.coding import modelfile
+
+    meta = {"config": asdict(model.config), "history": model.history_}
+    modelfile.save(model.coding_model(), args.output, meta)
+    if args.float_model:
+        model.save(args.float_model)
 
 
 def distributed(args) -> bool:

@@ -42,7 +42,9 @@ def train(args, cfg) -> None:
             f"note: {schema.describe(j)} is not modelled ({schema.columns[j].reason}): "
             "it will be compressed with lzma"
         )
-    model.save(args.output)
+    model.save_coding_model(args.output)
+    if args.float_model:
+        model.save(args.float_model)
     cats = schema.n_categories
     print(
         f"trained K={cfg.n_latents} on {table.n_rows} rows x {len(cats)} modelled columns "

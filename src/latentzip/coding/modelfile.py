@@ -35,8 +35,10 @@ _HEADER_BYTES = 64 * 2**20
 
 
 def to_bytes(model, meta: dict | None = None) -> bytes:
-    """Serialise a coding model (or an estimator holding one) with JSON-able ``meta``."""
-    model = as_coding_model(model)
+    """Serialise a model (a float training model, a coding model, or an estimator holding
+    one: its coding model) with JSON-able ``meta``."""
+    if not hasattr(model, "to_arrays"):
+        model = as_coding_model(model)
     arrays, settings = model.to_arrays()
     header = {
         "format": FORMAT,

@@ -25,7 +25,8 @@ __all__ = ["PRECISION", "CodingModel", "Walker", "as_coding_model"]
 
 @runtime_checkable
 class Walker(Protocol):
-    """Conditionals for a batch of ``n`` records, visited in coding order."""
+    """Conditionals for a batch of ``n`` records, visited in coding order: ``predict(t)``
+    then ``observe(t, values)`` for every position t = 0 .. D-1, coded or not."""
 
     def predict(self, t: int) -> np.ndarray:
         """Integer frequencies (n, C) int64 of the variable at position ``t``: each row sums

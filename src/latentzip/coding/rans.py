@@ -242,3 +242,62 @@ def raise_for_status(status: int, label: str = "stream") -> None:
     """Raise ``ContainerError`` for a status code other than ``OK``."""
     if status != OK:
         raise ContainerError(f"{label}: {_MESSAGES.get(int(status), f'status {status}')}")
+
+
+@numba.njit(cache=True)
+def _init_many(words, offsets, state, pos, status):
+    for b in range(len(offsets) - 1):
+        s, p, st = decoder_init(words[offsets[b] : offsets[b + 1]])
+        state[b], pos[b], status[b] = s, p, st
+
+
+@numba.njit(cache=True)
+def _decode_many(words, offsets, state, pos, status, cdfs, first, out, precision):
+    for b in range(len(offsets) - 1):
+        stream = words[offsets[b] : offsets[b + 1]]
+        s, p, st = state[b], pos[b], status[b]
+        for r in range(first[b], first[b + 1]):
+            if st != OK:
+                break
+            out[r], s, p, st = decode_symbol(s, p, stream, cdfs[r], precision)
+        state[b], pos[b], status[b] = s, p, st
+
+
+class StreamSet:
+    """Several streams decoded in lockstep: each call decodes a run of rows from each stream
+    (the records pipeline's generic path: one row per record, streams are blocks of records).
+    """
+
+    def __init__(self, payloads: list[bytes], labels: list[str], precision: int = 24):
+        for p, label in zip(payloads, labels, strict=True):
+            if len(p) % 4:
+                raise ContainerError(f"{label}: payload length {len(p)} is not whole words")
+        self.labels, self.precision = labels, precision
+        self.words = np.frombuffer(b"".join(payloads), dtype="<u4").astype(np.uint32)
+        lengths = [len(p) // 4 for p in payloads]
+        self.offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        n = len(payloads)
+        self.state = np.zeros(n, np.uint64)
+        self.pos = np.zeros(n, np.int64)
+        self.status = np.zeros(n, np.int64)
+        _init_many(self.words, self.offsets, self.state, self.pos, self.status)
+
+    def decode(self, cdfs: np.ndarray, first: np.ndarray) -> np.ndarray:
+        """Rows ``first[b] .. first[b+1]-1`` of ``cdfs`` (N, C+1) come from stream b."""
+        out = np.zeros(len(cdfs), np.int64)
+        cdfs = np.ascontiguousarray(cdfs, dtype=np.int64)
+        args = (self.words, self.offsets, self.state, self.pos, self.status)
+        _decode_many(*args, cdfs, first, out, self.precision)
+        self._raise()
+        return out
+
+    def finish(self) -> None:
+        """Check that every stream was consumed exactly."""
+        for b in range(len(self.labels)):
+            if self.status[b] == OK and not (self.state[b] == 0 and self.pos[b] == 0):
+                self.status[b] = ERR_LEFTOVER
+        self._raise()
+
+    def _raise(self) -> None:
+        for st, label in zip(self.status, self.labels, strict=True):
+            raise_for_status(int(st), label)

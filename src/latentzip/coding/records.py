@@ -6,6 +6,10 @@
         (one independent stream per block: a record)  <--observe(t, x[:, order[t]])--
     records + header (fingerprint, shape, dtype, codec meta) --> container
 
+The frequencies are used exactly as the model gives them (``latentzip.coding.rans``, whose
+streams are constriction's ``AnsCoder`` word for word), so a model computed in integers
+makes files that decode identically on any machine.
+
 Any :class:`~latentzip.coding.protocol.CodingModel` drives it; codecs add their own
 metadata through ``meta`` and extra header fields. A record decodes without reading any
 other record, its payload is checked by CRC and what it decodes to by a second CRC (over the
@@ -25,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from latentzip.coding import ans, container, limits, modelfile
+from latentzip.coding import container, limits, modelfile, rans
 from latentzip.coding.fields import Fields
 from latentzip.coding.protocol import PRECISION, CodingModel, as_coding_model
 from latentzip.data import validate_symbols
@@ -75,62 +79,75 @@ def max_block(model: CodingModel) -> int:
 def encode_blocks(
     model: CodingModel, x: np.ndarray, block_size: int
 ) -> list[tuple[bytes, int, int]]:
-    """``(payload, n_samples, check)`` of consecutive blocks of ``x`` (n, D), coded together."""
+    """``(payload, n_samples, check)`` of consecutive blocks of ``x`` (n, D), coded together.
+
+    A model with its own ``encode_blocks`` (a fused kernel) writes the same bytes as the
+    generic path here: walker tables, symbols variable-major within a block, exact rANS.
+    """
+    if hasattr(model, "encode_blocks"):
+        coded = model.encode_blocks(x, block_size)
+    else:
+        coded = _generic_encode(model, x, block_size)
+    return [
+        (payload, m, content_check(x[i * block_size : i * block_size + m]))
+        for i, (payload, m) in enumerate(coded)
+    ]
+
+
+def _generic_encode(model: CodingModel, x: np.ndarray, block_size: int) -> list[tuple[bytes, int]]:
     n = x.shape[0]
-    walk = model.walker(n)
-    sizes = model.alphabet_sizes
-    n_blocks = -(-n // block_size)
-    starts = list(range(0, n, block_size))
-    symbols: list[list[np.ndarray]] = [[] for _ in starts]
-    tables: list[list[np.ndarray]] = [[] for _ in starts]
+    walk, sizes = model.walker(n), model.alphabet_sizes
+    coded = [int(v) for v in model.coding_order if sizes[v] > 1]
+    starts = np.zeros((len(coded), n), np.int64)
+    freqs = np.zeros((len(coded), n), np.int64)
+    rows, row = np.arange(n), 0
     for t, v in enumerate(model.coding_order):
-        values = x[:, v]
+        table = walk.predict(t)  # every position, coded or not: later ones depend on it
         if sizes[v] > 1:
-            freqs = walk.predict(t).astype(np.float32)
-            for b, s in enumerate(starts):
-                symbols[b].append(values[s : s + block_size])
-                tables[b].append(freqs[s : s + block_size])
-        walk.observe(t, values)
-    records = []
-    for b in range(n_blocks):
-        rows = x[starts[b] : starts[b] + block_size]
-        payload = b""
-        if symbols[b]:
-            payload = ans.encode(np.concatenate(symbols[b]), np.concatenate(tables[b]))
-        records.append((payload, len(rows), content_check(rows)))
-    return records
+            cum = np.cumsum(table, axis=1)
+            freqs[row] = table[rows, x[:, v]]
+            starts[row] = cum[rows, x[:, v]] - freqs[row]
+            row += 1
+        walk.observe(t, x[:, v])
+    out = []
+    for lo in range(0, n, block_size):  # variable-major within the block
+        block = slice(lo, min(n, lo + block_size))
+        words = rans.encode_reverse(starts[:, block].ravel(), freqs[:, block].ravel(), PRECISION)
+        out.append((words.tobytes(), block.stop - block.start))
+    return out
 
 
 def decode_blocks(
     model: CodingModel, payloads: list[tuple[bytes, int, int]], labels: list[str]
 ) -> np.ndarray:
     """Inverse of :func:`encode_blocks`: samples (n, D) int64 of the given blocks, in order."""
-    sizes = [m for _, m, _ in payloads]
-    n, d = sum(sizes), model.n_variables
-    bounds = np.cumsum([0, *sizes])
-    decoders = [
-        ans.StreamDecoder(p, label) for (p, _, _), label in zip(payloads, labels, strict=True)
-    ]
-    walk = model.walker(n)
-    alphabet = model.alphabet_sizes
-    x = np.zeros((n, d), dtype=np.int64)
-    values = np.zeros(n, dtype=np.int64)
-    for t, v in enumerate(model.coding_order):
-        if alphabet[v] > 1:
-            freqs = walk.predict(t).astype(np.float32)
-            for b, dec in enumerate(decoders):
-                values[bounds[b] : bounds[b + 1]] = dec.decode(freqs[bounds[b] : bounds[b + 1]])
-            if values.min() < 0 or values.max() >= alphabet[v]:
-                raise ContainerError(
-                    f"{labels[0]}..{labels[-1]}: decoded an impossible symbol "
-                    "(corrupted data or wrong model)"
-                )
-            x[:, v] = values
-        walk.observe(t, x[:, v])
-    for b, (dec, (_, _, check)) in enumerate(zip(decoders, payloads, strict=True)):
-        dec.finish()
+    plain = [(p, m) for p, m, _ in payloads]
+    if hasattr(model, "decode_blocks"):
+        x = model.decode_blocks(plain, labels)
+    else:
+        x = _generic_decode(model, plain, labels)
+    bounds = np.cumsum([0, *(m for _, m in plain)])
+    for b, (_, _, check) in enumerate(payloads):
         if content_check(x[bounds[b] : bounds[b + 1]]) != check:
             raise ContainerError(f"{labels[b]}: decoded data fails its check (corrupted record)")
+    return x
+
+
+def _generic_decode(model: CodingModel, payloads: list[tuple[bytes, int]], labels: list[str]):
+    sizes = [m for _, m in payloads]
+    n, d = sum(sizes), model.n_variables
+    first = np.cumsum([0, *sizes]).astype(np.int64)
+    streams = rans.StreamSet([p for p, _ in payloads], labels, PRECISION)
+    walk, alphabet = model.walker(n), model.alphabet_sizes
+    x = np.zeros((n, d), dtype=np.int64)
+    for t, v in enumerate(model.coding_order):
+        table = walk.predict(t)
+        if alphabet[v] > 1:
+            cdfs = np.zeros((n, table.shape[1] + 1), np.int64)
+            np.cumsum(table, axis=1, out=cdfs[:, 1:])
+            x[:, v] = streams.decode(cdfs, first)
+        walk.observe(t, x[:, v])
+    streams.finish()
     return x
 
 

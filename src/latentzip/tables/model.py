@@ -90,22 +90,29 @@ class TableModel:
         self.schema_ = schema
         return self
 
-    def _check_fitted(self) -> HCLT:
-        if not hasattr(self, "hclt_"):
+    def _check_fitted(self):
+        if not hasattr(self, "schema_"):
             raise ModelError("this TableModel is not fitted yet; call fit(table) first")
-        return self.hclt_
+        return self
 
     @property
     def circuit_(self):
-        return self._check_fitted().circuit_
+        """The float circuit (absent when the model was loaded from a coding-model file)."""
+        if not hasattr(self, "hclt_"):
+            raise ModelError("this table model holds only its integer coding model")
+        return self.hclt_.circuit_
 
     @property
     def fingerprint(self) -> str:
-        return self._check_fitted().fingerprint
+        return self.coding_model().fingerprint
 
     def score_samples(self, table: Table) -> np.ndarray:
-        """Exact log-likelihood (nats) of each row's modelled columns, shape (n,)."""
-        return self._check_fitted().score_samples(self.schema_.encode(table))
+        """Log-likelihood (nats) of each row's modelled columns, shape (n,): exact for the
+        float model, the exact coding cost for an integer one."""
+        codes = self._check_fitted().schema_.encode(table)
+        if hasattr(self, "hclt_"):
+            return self.hclt_.score_samples(codes)
+        return self._coding.log_prob(codes)
 
     def score(self, table: Table) -> float:
         """Mean log-likelihood (nats) per row."""
@@ -115,41 +122,53 @@ class TableModel:
         return -self.score(table) / math.log(2)
 
     def coding_model(self):
-        """The circuit over the modelled columns: what the coder uses."""
-        return self.circuit_
+        """The integer model over the modelled columns: what the coder uses."""
+        self._check_fitted()
+        return self._coding if hasattr(self, "_coding") else self.hclt_.coding_model()
 
-    def save(self, path: str | Path) -> Path:
-        """Write the circuit, its training log and the schema (model file ``meta["table"]``)."""
-        hclt = self._check_fitted()
-        meta = {
+    def _meta(self) -> dict:
+        return {
             "config": asdict(self.config),
-            "history": getattr(hclt, "history_", []),
+            "history": getattr(getattr(self, "hclt_", None), "history_", []),
             "table": self.schema_.to_json(),
             "table_config": asdict(self.table_config),
         }
-        return modelfile.save(hclt.circuit_, path, meta)
+
+    def save(self, path: str | Path) -> Path:
+        """Write the float circuit, its training log and the schema (``meta["table"]``)."""
+        return modelfile.save(self.circuit_, path, self._meta())
+
+    def save_coding_model(self, path: str | Path) -> Path:
+        """Write the integer coding model with the schema: small, what files are made with."""
+        return modelfile.save(self.coding_model(), path, self._meta())
 
     @classmethod
     def load(cls, path: str | Path) -> TableModel:
-        """Read a model written by :meth:`save`; a model not trained on a table is refused."""
-        circuit, meta = modelfile.load(path)
-        return cls.from_parts(circuit, meta, str(path))
+        """Read a model written by :meth:`save` or :meth:`save_coding_model`."""
+        model, meta = modelfile.load(path)
+        return cls.from_parts(model, meta, str(path))
 
     @classmethod
-    def from_parts(cls, circuit, meta: dict, source: str = "model") -> TableModel:
-        """A fitted model from a circuit and the metadata saved with it."""
+    def from_parts(cls, model, meta: dict, source: str = "model") -> TableModel:
+        """A fitted model from a (float or integer) circuit and the metadata saved with it."""
+        from latentzip.circuits.quantised import QuantisedCircuit
+
         if "table" not in meta:
             raise ModelError(
                 f"{source}: this model was not trained on a table (no column dictionaries)"
             )
         schema = TableSchema.from_json(meta["table"])
-        hclt = HCLT.from_circuit(circuit, meta, source)
-        if not np.array_equal(schema.n_categories, circuit.n_categories):
-            raise ModelError(f"{source}: the column dictionaries do not match the circuit")
         try:
             table_config = TableConfig(**meta.get("table_config", {}))
+            config = HCLTConfig(**meta.get("config", {}))
         except (TypeError, ValueError) as exc:
             raise ModelError(f"{source}: invalid table settings ({exc})") from exc
-        model = cls(hclt.config, table_config)
-        model.hclt_, model.schema_ = hclt, schema
-        return model
+        out = cls(config, table_config)
+        if isinstance(model, QuantisedCircuit):
+            out._coding = model
+        else:
+            out.hclt_ = HCLT.from_circuit(model, meta, source)
+        out.schema_ = schema
+        if not np.array_equal(schema.n_categories, out.coding_model().alphabet_sizes):
+            raise ModelError(f"{source}: the column dictionaries do not match the circuit")
+        return out

@@ -1,0 +1,198 @@
+"""The integer mixture of HCLTs that the coder runs (float training object: ``mixture.py``).
+
+Each component is a :class:`~.quantised.QuantisedCircuit`; a record's posterior over the
+components is a fixed-point vector updated with each component's own integer frequency of
+the coded symbol. The coding frequencies mix the leaf tables of every (component, latent
+state) pair at once: weights post_m * w_mk, made exact over all pairs, one mixed cumulative
+table (:mod:`latentzip.coding.fixedpoint`). Components whose tree's pre-order is the coding
+order use the incremental kernels, the others :mod:`.intanyorder`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from latentzip.circuits import intanyorder, intkernels
+from latentzip.circuits.anyorder import _path_from_root
+from latentzip.circuits.quantised import EDGE_BITS, QuantisedCircuit
+from latentzip.coding.fixedpoint import LEAF_BITS, exact_rows, quantise_rows, renorm_rows
+from latentzip.errors import ModelError
+
+MAX_COMPONENTS = 256
+
+
+@dataclass(frozen=True, eq=False)
+class QuantisedMixture:
+    """Weights (M,) uint32 summing to 2**16, integer components, coding ``order`` (D,)."""
+
+    weights: np.ndarray
+    components: tuple[QuantisedCircuit, ...]
+    order: np.ndarray
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    kind = "hclt-mixture-q"  # the model protocol (latentzip.coding.protocol)
+    version = 1
+
+    @property
+    def n_variables(self) -> int:
+        return self.components[0].n_variables
+
+    @property
+    def alphabet_sizes(self) -> np.ndarray:
+        return self.components[0].n_categories
+
+    @property
+    def coding_order(self) -> np.ndarray:
+        return self.order
+
+    @property
+    def bytes_per_sample(self) -> int:
+        return sum(2 * c.bytes_per_sample for c in self.components)
+
+    @property
+    def fingerprint(self) -> str:
+        if "fingerprint" not in self._cache:
+            arrays, _ = self.to_arrays()
+            h = hashlib.sha256(f"{self.kind}/{self.version}".encode())
+            for name in sorted(arrays):
+                canon = np.ascontiguousarray(arrays[name], dtype="<i8")
+                h.update(name.encode() + str(canon.shape).encode() + canon.tobytes())
+            self._cache["fingerprint"] = h.hexdigest()
+        return self._cache["fingerprint"]
+
+    def coding_model(self) -> QuantisedMixture:
+        return self
+
+    def walker(self, n: int) -> QuantisedMixtureWalker:
+        return QuantisedMixtureWalker(self, n)
+
+    def to_arrays(self) -> tuple[dict[str, np.ndarray], dict]:
+        arrays = {"weights": self.weights, "order": self.order}
+        for m, c in enumerate(self.components):
+            arrays.update({f"c{m}_{k}": v for k, v in c.to_arrays()[0].items()})
+        return arrays, {"n_components": len(self.components), "leaf_bits": LEAF_BITS}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray], settings: dict) -> QuantisedMixture:
+        m = settings.get("n_components")
+        if type(m) is not int or not 1 <= m <= MAX_COMPONENTS:
+            raise ModelError(f"n_components must be an integer in 1..{MAX_COMPONENTS}")
+        parts = []
+        for i in range(m):
+            own = {k[len(f"c{i}_") :]: v for k, v in arrays.items() if k.startswith(f"c{i}_")}
+            parts.append(
+                QuantisedCircuit.from_arrays(own, {"leaf_bits": settings.get("leaf_bits")})
+            )
+        if "weights" not in arrays or "order" not in arrays:
+            raise ModelError("weights or order are missing")
+        w, order = arrays["weights"], arrays["order"]
+        if w.dtype.kind not in "iu" or order.dtype.kind not in "iu":
+            raise ModelError("weights and order must be integers")
+        mix = cls(w.astype(np.uint32), tuple(parts), order.astype(np.int64))
+        mix.check()
+        return mix
+
+    def check(self) -> None:
+        w, first = self.weights.astype(np.int64), self.components[0]
+        if w.shape != (len(self.components),) or w.min() < 1 or w.sum() != 2**EDGE_BITS:
+            raise ModelError(f"mixture weights must be positive and sum to 2**{EDGE_BITS}")
+        for c in self.components:
+            if not np.array_equal(c.n_categories, first.n_categories):
+                raise ModelError("mixture components model different variables")
+        if not np.array_equal(np.sort(self.order), np.arange(first.n_variables)):
+            raise ModelError("the coding order is not a permutation of the variables")
+
+    @classmethod
+    def from_mixture(cls, mixture) -> QuantisedMixture:
+        """The integer model of a float :class:`~.mixture.MixtureCircuit`."""
+        parts = tuple(c.coding_model() for c in mixture.components)
+        w = quantise_rows(mixture.weights, EDGE_BITS, floor=1).astype(np.uint32)
+        return cls(w, parts, np.asarray(mixture.order, np.int64))
+
+    def _joint_cum(self, v: int) -> np.ndarray:
+        """The cumulative leaf tables of every (component, state) pair of variable v."""
+        key = ("cum", v)
+        if key not in self._cache:
+            self._cache[key] = np.ascontiguousarray(
+                np.concatenate([c._kernel_args().cum[v] for c in self.components], axis=1)
+            )
+        return self._cache[key]
+
+
+class _Component:
+    """One component's integer walker: incremental (own pre-order) or any-order."""
+
+    def __init__(self, model: QuantisedCircuit, n: int, order: np.ndarray):
+        self.model, self.args = model, model._kernel_args()
+        d, k = model.n_variables, model.n_latents
+        self.incremental = np.array_equal(model.tree.order, order)
+        self.w = np.zeros((n, k), np.uint64)
+        if self.incremental:
+            slots = int(self.args.depth.max()) + 1
+            self.up = np.ones((n, slots, k), np.uint32)
+            self.out = np.zeros((n, slots, k), np.uint32)
+        else:
+            parent = model.tree.parent
+            kids = np.argsort(parent, kind="stable")[1:]
+            self.child_idx = np.ascontiguousarray(kids, dtype=np.int64)
+            counts = np.bincount(parent[parent >= 0], minlength=d)
+            self.child_ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+            self.paths = {int(v): _path_from_root(parent, int(v)) for v in order}
+            self.obs = np.full((n, d), -1, np.int64)
+            self.up = np.ones((n, d, k), np.uint64)
+            self.msg = np.ones((n, d, k), np.uint64)
+
+    def weights(self, v: int) -> np.ndarray:
+        a = self.args
+        if self.incremental:
+            intkernels.walker_weights(v, int(a.parent[v]), int(a.depth[v]), a.prior, a.edges,
+                                      self.out, self.up, self.w)  # fmt: skip
+        else:
+            intanyorder.weights(self.paths[v], a.prior, a.edges, a.cum, self.child_ptr,
+                                self.child_idx, self.obs, self.up, self.msg, self.w)  # fmt: skip
+        return self.w
+
+    def observe(self, v: int, values: np.ndarray) -> None:
+        a = self.args
+        if self.incremental:
+            intkernels.walker_observe(v, values, a.close_ptr, a.close_idx, a.depth, a.leaf_row,
+                                      a.leaf_msg, a.edges, a.cum, self.up)  # fmt: skip
+        else:
+            intanyorder.observe(v, values, a.parent, self.child_ptr, self.child_idx, a.edges,
+                                a.cum, self.obs, self.up, self.msg)  # fmt: skip
+
+
+class QuantisedMixtureWalker:
+    """The model protocol's walker for :class:`QuantisedMixture` (exact integers)."""
+
+    def __init__(self, mix: QuantisedMixture, n: int):
+        self.mix = mix
+        self.parts = [_Component(c, n, mix.order) for c in mix.components]
+        self.post = np.tile(mix.weights.astype(np.uint64), (n, 1))  # (n, M)
+        self.freqs = np.zeros((n, mix.components[0].leaves.shape[2]), np.int64)
+        self._w: list[np.ndarray] = []
+
+    def predict(self, t: int) -> np.ndarray:
+        v = int(self.mix.order[t])
+        self._w = [part.weights(v).copy() for part in self.parts]
+        joint = np.concatenate([p[:, None] * w for p, w in zip(self.post.T, self._w, strict=True)],
+                               axis=1)  # fmt: skip
+        weights = exact_rows(renorm_rows(joint))
+        n_sym = int(self.mix.alphabet_sizes[v])
+        intkernels.mixed_freqs(weights, self.mix._joint_cum(v), n_sym, self.freqs)
+        return self.freqs
+
+    def observe(self, t: int, values: np.ndarray) -> None:
+        v = int(self.mix.order[t])
+        values = np.ascontiguousarray(values, dtype=np.int64)
+        n_sym = int(self.mix.alphabet_sizes[v])
+        f = np.empty(len(values), np.int64)
+        for m, part in enumerate(self.parts):
+            cum = part.args.cum[v]
+            intkernels.symbol_freqs(self._w[m], cum, values, n_sym, f)
+            self.post[:, m] *= f.astype(np.uint64)  # post < 2**16, f <= 2**24
+            part.observe(v, values)
+        self.post = renorm_rows(self.post)
