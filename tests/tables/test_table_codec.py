@@ -146,7 +146,7 @@ def test_bitstream_is_pinned():
     assert decompress(blob, model) == raw
     assert len(blob) == 668
     assert hashlib.sha256(blob).hexdigest() == (
-        "0135f591df503c4300b4bccd8550ae2d4d4e727b076a6529454383e11d2e93a2"
+        "f6645fb00de10827ed2468eb158f6704d1019135f137028934e4370121388958"
     )
 
 

@@ -31,6 +31,7 @@ class ReferenceWalker:
         self.order, self.parent, self.cats = a.order, a.parent, a.n_categories
         self.ptr, self.idx = a.close_ptr, a.close_idx
         self.prior, self.edges, self.cum = a.prior, a.edges.astype(np.uint64), a.cum
+        self.leaf_row, self.leaf_cum = a.leaf_row, a.leaf_cum
         d, k = model.n_variables, model.n_latents
         self.out = np.zeros((n, d, k), np.uint64)
         self.up = np.ones((n, d, k), np.uint64)
@@ -40,13 +41,19 @@ class ReferenceWalker:
         v = int(self.order[t])
         p = int(self.parent[v])
         n = len(self.out)
-        if p < 0:
-            self.out[:, v] = self.prior.astype(np.uint64)[None, :]
+        row = int(self.leaf_row[v])
+        if row >= 0:  # a leaf: weights over the parent's states, the edge folded in its table
+            w = exact_rows(renorm_rows(self.out[:, p] * self.up[:, p]))
+            table = self.leaf_cum[row]
         else:
-            tmp = renorm_rows(self.out[:, p] * self.up[:, p])
-            self.out[:, v] = renorm_rows((tmp[:, :, None] * self.edges[v][None]).sum(axis=1))
-        w = exact_rows(self.out[:, v])
-        f = mixed_cdf(w, self.cum[v], int(self.cats[v]))
+            if p < 0:
+                self.out[:, v] = self.prior.astype(np.uint64)[None, :]
+            else:
+                tmp = renorm_rows(self.out[:, p] * self.up[:, p])
+                self.out[:, v] = renorm_rows((tmp[:, :, None] * self.edges[v][None]).sum(axis=1))
+            w = exact_rows(self.out[:, v])
+            table = self.cum[v]
+        f = mixed_cdf(w, table, int(self.cats[v]))
         freqs = np.zeros((n, self.width), np.int64)
         freqs[:, : int(self.cats[v])] = np.diff(f, axis=1)
         return freqs

@@ -45,9 +45,11 @@ class KernelArgs(NamedTuple):
     n_categories: np.ndarray
     close_ptr: np.ndarray
     close_idx: np.ndarray
-    leaf_row: np.ndarray  # (D,): row of a leaf variable in leaf_msg, -1 for the others
+    leaf_row: np.ndarray  # (D,): row of a leaf variable in the leaf_* tables, -1 otherwise
     leaf_msg: np.ndarray  # (leaves, C, K): what a leaf sends its parent after each value
+    leaf_cum: np.ndarray  # (leaves, C+1, K): cumulative leaf tables with the edge folded in
     modes: np.ndarray  # (D, K): most likely value of each variable in each latent state
+    leaf_modes: np.ndarray  # (leaves, K): the same for leaf_cum (per parent state)
     prior: np.ndarray
     edges: np.ndarray
     cum: np.ndarray
@@ -173,6 +175,12 @@ class QuantisedCircuit:
         return self
 
     # ------------------------------------------------------------------ kernels' inputs
+    def table(self, v: int) -> np.ndarray:
+        """The cumulative tables (C+1, K) the coding weights of variable v mix."""
+        a = self._kernel_args()
+        row = a.leaf_row[v]
+        return a.leaf_cum[row] if row >= 0 else a.cum[v]
+
     def _kernel_args(self):
         if "args" not in self._cache:
             tree = self.tree
@@ -190,10 +198,12 @@ class QuantisedCircuit:
             leaf_row[leaves] = np.arange(len(leaves))
             leaf_msg = np.zeros((len(leaves), self.leaves.shape[2], self.n_latents), np.uint32)
             intkernels.leaf_messages(leaves, self.n_categories, self.edges, cum, leaf_msg)
+            leaf_cum = folded_tables(self.edges[leaves], cum[leaves])
             modes = np.argmax(self.leaves, axis=2).astype(np.int64)
+            leaf_modes = np.argmax(np.diff(leaf_cum, axis=1), axis=1).astype(np.int64)
             self._cache["args"] = KernelArgs(
                 tree.order, tree.parent, tree.depth(), self.n_categories, ptr, idx,
-                leaf_row, leaf_msg, modes, self.prior, self.edges, cum,
+                leaf_row, leaf_msg, leaf_cum, modes, leaf_modes, self.prior, self.edges, cum,
             )  # fmt: skip
         return self._cache["args"]
 
@@ -234,21 +244,35 @@ class QuantisedCircuit:
         return total
 
 
+def folded_tables(edges: np.ndarray, cum: np.ndarray) -> np.ndarray:
+    """Cumulative leaf tables mixed through the edges, per parent state: (L, C+1, K) uint32,
+    ``floor(sum_j E[a, j] cum[c, j] / 2**16)`` (exact integers; ends at 2**20 as ``cum``).
+
+    A leaf's coding distribution is then a mixture over its parent's states directly, which
+    spares the coder a K x K product per leaf symbol.
+    """
+    e = edges.astype(np.uint64)  # (L, K_parent, K): rows sum to 2**16
+    c = cum.astype(np.uint64)  # (L, C+1, K): ends at 2**20; products and sums < 2**45
+    folded = np.einsum("laj,lcj->lca", e, c, dtype=np.uint64) >> np.uint64(EDGE_BITS)
+    return np.ascontiguousarray(folded.astype(np.uint32))
+
+
 class QuantisedWalker:
     """The model protocol's walker: exact integer frequency tables, one variable at a time."""
 
     def __init__(self, model: QuantisedCircuit, n: int):
         self.model, self.args = model, model._kernel_args()
         slots, k = int(self.args.depth.max()) + 1, model.n_latents
-        self._out = np.zeros((n, slots, k), np.uint32)
-        self._up = np.ones((n, slots, k), np.uint32)
+        self._out = np.zeros((slots, k, n), np.uint32)  # records last: see intkernels
+        self._up = np.ones((slots, k, n), np.uint32)
         self._freqs = np.zeros((n, model.leaves.shape[2]), np.int64)
 
     def predict(self, t: int) -> np.ndarray:
         a = self.args
         v = int(a.order[t])
         intkernels.walker_predict(v, int(a.parent[v]), int(a.depth[v]), int(a.n_categories[v]),
-                                  a.prior, a.edges, a.cum, self._out, self._up, self._freqs)  # fmt: skip
+                                  a.leaf_row, a.leaf_cum, a.prior, a.edges, a.cum, self._out,
+                                  self._up, self._freqs)  # fmt: skip
         return self._freqs
 
     def observe(self, t: int, values: np.ndarray) -> None:

@@ -113,13 +113,20 @@ class QuantisedMixture:
         return cls(w, parts, np.asarray(mixture.order, np.int64))
 
     def _joint_cum(self, v: int) -> np.ndarray:
-        """The cumulative leaf tables of every (component, state) pair of variable v."""
+        """The cumulative tables of every (component, state) pair of variable v."""
         key = ("cum", v)
         if key not in self._cache:
             self._cache[key] = np.ascontiguousarray(
-                np.concatenate([c._kernel_args().cum[v] for c in self.components], axis=1)
+                np.concatenate([self.component_table(c, v) for c in self.components], axis=1)
             )
         return self._cache[key]
+
+    def component_table(self, component: QuantisedCircuit, v: int) -> np.ndarray:
+        """What a component's weights for v mix: its coder's table in its own pre-order,
+        the plain leaf table of v for the any-order walker."""
+        if np.array_equal(component.tree.order, self.order):
+            return component.table(v)
+        return component._kernel_args().cum[v]
 
 
 class _Component:
@@ -132,8 +139,8 @@ class _Component:
         self.w = np.zeros((n, k), np.uint64)
         if self.incremental:
             slots = int(self.args.depth.max()) + 1
-            self.up = np.ones((n, slots, k), np.uint32)
-            self.out = np.zeros((n, slots, k), np.uint32)
+            self.up = np.ones((slots, k, n), np.uint32)
+            self.out = np.zeros((slots, k, n), np.uint32)
         else:
             parent = model.tree.parent
             kids = np.argsort(parent, kind="stable")[1:]
@@ -148,8 +155,8 @@ class _Component:
     def weights(self, v: int) -> np.ndarray:
         a = self.args
         if self.incremental:
-            intkernels.walker_weights(v, int(a.parent[v]), int(a.depth[v]), a.prior, a.edges,
-                                      self.out, self.up, self.w)  # fmt: skip
+            intkernels.walker_weights(v, int(a.parent[v]), int(a.depth[v]), a.leaf_row, a.prior,
+                                      a.edges, self.out, self.up, self.w)  # fmt: skip
         else:
             intanyorder.weights(self.paths[v], a.prior, a.edges, a.cum, self.child_ptr,
                                 self.child_idx, self.obs, self.up, self.msg, self.w)  # fmt: skip
@@ -191,8 +198,8 @@ class QuantisedMixtureWalker:
         n_sym = int(self.mix.alphabet_sizes[v])
         f = np.empty(len(values), np.int64)
         for m, part in enumerate(self.parts):
-            cum = part.args.cum[v]
-            intkernels.symbol_freqs(self._w[m], cum, values, n_sym, f)
+            table = self.mix.component_table(part.model, v)
+            intkernels.symbol_freqs(self._w[m], table, values, n_sym, f)
             self.post[:, m] *= f.astype(np.uint64)  # post < 2**16, f <= 2**24
             part.observe(v, values)
         self.post = renorm_rows(self.post)
