@@ -195,6 +195,13 @@ def table(name: str, rows: list[dict], n: int, shape) -> str:
         f"file {lz['bpd']:.4f} bpd ({100 * lz['overhead_vs_theory']:+.2f}% vs float); model "
         f"file {lz['model_bytes'] / 1e6:.2f} MB (float model {lz['float_model_bytes'] / 1e6:.1f}"
         f" MB; amortised over this test set: {lz['amortised_bpd']:.3f} bpd).",
+        *[
+            f"At K={r['n_latents']}: integer model {r['integer_model_bpd']:.4f} bpd "
+            f"({100 * r['integer_vs_float']:+.3f}% vs its float model), model file "
+            f"{r['model_bytes'] / 1e6:.2f} MB."
+            for r in rows[1:]
+            if "n_latents" in r
+        ],
         "",
         f"| codec | bits/dim | vs latentzip | encode img/s (1 core / {CORES}) | "
         f"decode img/s (1 core / {CORES}) |",
@@ -265,6 +272,18 @@ def run(name: str, folder: str | None) -> None:
     }
     write_results(f"codecs_{name}", payload, table(name, rows, len(images), images.shape[1:]))
     plot(name, rows)
+
+
+def rewrite_tables() -> None:
+    """Re-render the Markdown tables from the JSON results (no measurement)."""
+    import json
+
+    for path in sorted(RESULTS.glob("codecs_*.json")):
+        payload = json.loads(path.read_text())
+        rows = payload["rows"]
+        shape = (28, 28) if payload["dataset"] in ("mnist", "fashion") else (8, 8)
+        text = table(payload["dataset"], rows, payload["n_test"], shape)
+        path.with_suffix(".md").write_text(text + "\n")
 
 
 def main() -> None:

@@ -9,8 +9,6 @@ decreases the training likelihood when the pseudocount is zero.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 import numpy as np
 
 from latentzip.circuits.circuit import Circuit
@@ -37,7 +35,7 @@ def maximise(circuit: Circuit, counts: tuple[np.ndarray, ...], pseudocount: floa
     prior_counts, edge_counts, leaf_counts = counts
     support = leaf_support(circuit.n_categories, circuit.leaves.shape[1])
     leaves = normalise(leaf_counts.transpose(0, 2, 1), pseudocount, support[:, None, :])
-    edges = normalise(edge_counts, pseudocount)
+    edges = normalise(edge_counts, pseudocount, circuit.edges > 0)  # pruned entries stay 0
     edges[circuit.tree.root] = np.eye(circuit.n_latents)  # unused; kept a valid table
     return normalise(prior_counts, pseudocount), edges, leaves.transpose(0, 2, 1).copy()
 
@@ -92,22 +90,6 @@ def start(
 
     Statistics may come from one process or be summed over shards (both are additive)."""
     return initial_circuit(chow_liu_tree(mi), counts, n_categories, n_latents, rng)
-
-
-def accumulate(
-    circuit: Circuit, batches: Iterable[np.ndarray]
-) -> tuple[float, tuple[np.ndarray, ...]]:
-    """The E-step over ``batches`` of records: total log-likelihood and summed counts."""
-    total_ll, totals = 0.0, None
-    for x in batches:
-        ll, counts = circuit.expected_counts(x)
-        total_ll += ll
-        totals = (
-            counts if totals is None else tuple(a + b for a, b in zip(totals, counts, strict=True))
-        )
-    if totals is None:
-        raise ValueError("no records to accumulate")
-    return total_ll, totals
 
 
 def blend(circuit: Circuit, new: tuple[np.ndarray, ...], step: float) -> Circuit:

@@ -12,6 +12,7 @@ import numpy as np
 
 from latentzip import progress as progress_bars
 from latentzip.circuits import em
+from latentzip.circuits import engine as engines
 from latentzip.circuits.circuit import Circuit
 from latentzip.circuits.structure import mutual_information
 from latentzip.coding import modelfile
@@ -25,7 +26,7 @@ class HCLTConfig:
 
     n_latents : K, states per latent variable.
     epochs : mini-batch EM epochs; the step size falls linearly from ``step_size_start``
-        to ``step_size_end`` over them.
+        to ``step_size_end`` over them (over the first ``anneal_epochs`` if set, then stays).
     full_batch_epochs : full-batch EM epochs run after the mini-batch phase.
     pseudocount : total Laplace pseudocount per distribution (spread over its entries).
     mi_bins, mi_records : mutual-information estimator (see :mod:`structure`).
@@ -42,6 +43,7 @@ class HCLTConfig:
     mi_records: int = 10_000
     eval_batch_size: int = 1024
     seed: int = 0
+    anneal_epochs: int = 0
 
     @classmethod
     def quick(cls, **kw) -> HCLTConfig:
@@ -58,10 +60,22 @@ class HCLTConfig:
         """The longer MNIST configuration (a few hours on 2 CPU cores)."""
         return replace(cls(n_latents=32, epochs=30, full_batch_epochs=5), **kw)
 
+    @classmethod
+    def published(cls, **kw) -> HCLTConfig:
+        """The published HCLT recipe (Juice.jl, K=32): 350 mini-batch epochs of 512, the
+        step size annealed from 0.8 to 0.1 over the first 100 (parameter inertia 0.2 -> 0.9),
+        pseudocount 0.1. Hours on a GPU; meant for the torch engine."""
+        return replace(
+            cls(n_latents=32, epochs=350, full_batch_epochs=0, step_size_start=0.8,
+                step_size_end=0.1, anneal_epochs=100),
+            **kw,
+        )  # fmt: skip
+
     def step_size(self, epoch: int) -> float:
-        if self.epochs <= 1:
+        span = self.anneal_epochs or self.epochs
+        if span <= 1:
             return self.step_size_start
-        frac = epoch / (self.epochs - 1)
+        frac = min(1.0, epoch / (span - 1))
         return self.step_size_start + frac * (self.step_size_end - self.step_size_start)
 
 
@@ -115,8 +129,18 @@ class HCLT(DensityEstimator):
         patience: int | None = None,
         checkpoint: str | Path | None = None,
         progress: bool = True,
+        engine=None,
+        device: str | None = None,
+        init: Circuit | None = None,
     ) -> HCLT:
         """Learn the structure from ``x`` (n, D) and train the parameters by EM.
+
+        ``init`` continues from a circuit (structure and parameters; e.g. after
+        :func:`~.growth.grow`) instead of learning a Chow-Liu tree.
+
+        ``engine`` runs the E- and M-steps (:mod:`.engine`): an engine object, or a name
+        (``"numpy"``, the default reference, or ``"torch"`` on ``device`` ``"cpu"`` or
+        ``"cuda"``); the parameters stay in it for the whole fit.
 
         ``n_categories`` defaults to ``max(x) + 1`` for every variable. With ``checkpoint``
         the state is saved after every epoch and a later call with the same path, data and
@@ -146,7 +170,11 @@ class HCLT(DensityEstimator):
         rng = np.random.default_rng(cfg.seed)
         tag = _data_tag(cfg, x) if checkpoint else ""  # hashed once, not every epoch
         state = _load_checkpoint(checkpoint, tag) if checkpoint else None
-        if state is None:
+        if state is None and init is not None:
+            if init.n_variables != x.shape[1] or not np.array_equal(init.n_categories, cats):
+                raise ModelError("init circuit does not model these variables")
+            circuit, history = init, []
+        elif state is None:
             mi = mutual_information(
                 x, cats, n_bins=cfg.mi_bins, max_records=cfg.mi_records, random_state=cfg.seed
             )
@@ -155,17 +183,20 @@ class HCLT(DensityEstimator):
         else:
             circuit, history, rng_state = state
             rng.bit_generator.state = rng_state
+        eng = engine if hasattr(engine, "counts") else engines.engine(engine, device)
+        eng.load(circuit)
         total = cfg.epochs + cfg.full_batch_epochs
         for epoch in range(len(history), total):
             start = time.perf_counter()
             if epoch < cfg.epochs:
                 step = cfg.step_size(epoch)
-                circuit, ll = self._minibatch_epoch(circuit, x, step, rng, progress, epoch)
+                ll = self._minibatch_epoch(eng, x, step, rng, progress, epoch)
                 phase = "mini-batch"
             else:
                 step = 1.0
-                circuit, ll = self._full_batch_epoch(circuit, x, progress, epoch)
+                ll = self._full_batch_epoch(eng, x, progress, epoch)
                 phase = "full-batch"
+            circuit = eng.circuit() if checkpoint or valid is not None else None
             history.append(
                 {
                     "epoch": epoch + 1,
@@ -183,6 +214,7 @@ class HCLT(DensityEstimator):
                     best = (vll, circuit, epoch)
                 elif patience is not None and epoch - best[2] >= patience:
                     break
+        circuit = eng.circuit()
         if best is not None:
             circuit, self.best_epoch_ = best[1], best[2] + 1
         self.circuit_, self.history_ = circuit, history
@@ -191,7 +223,7 @@ class HCLT(DensityEstimator):
     def _mean_ll(self, circuit: Circuit, x: np.ndarray) -> float:
         return float(circuit.log_prob(x, batch_size=self.config.eval_batch_size).mean())
 
-    def _minibatch_epoch(self, circuit, x, step, rng, progress, epoch):
+    def _minibatch_epoch(self, eng, x, step, rng, progress, epoch) -> float:
         cfg = self.config
         perm = rng.permutation(len(x))
         total_ll = 0.0
@@ -199,20 +231,23 @@ class HCLT(DensityEstimator):
         bar = progress_bars.bar(batches, desc=f"epoch {epoch + 1} mini-batch EM", enabled=progress)
         for start in bar:
             batch = x[perm[start : start + cfg.batch_size]]
-            ll, counts = circuit.expected_counts(batch)
+            ll, counts = eng.counts(batch)
             total_ll += ll
-            circuit = em.blend(circuit, em.maximise(circuit, counts, cfg.pseudocount), step)
+            eng.update(counts, cfg.pseudocount, step)
             progress_bars.note(bar, bpd=f"{-ll / batch.size / math.log(2):.3f}")
-        return circuit, total_ll
+        return total_ll
 
-    def _full_batch_epoch(self, circuit, x, progress, epoch):
+    def _full_batch_epoch(self, eng, x, progress, epoch) -> float:
         cfg = self.config
         batches = range(0, len(x), cfg.eval_batch_size)
         bar = progress_bars.bar(batches, desc=f"epoch {epoch + 1} full-batch EM", enabled=progress)
-        total_ll, totals = em.accumulate(
-            circuit, (x[start : start + cfg.eval_batch_size] for start in bar)
-        )
-        return em.replace(circuit, em.maximise(circuit, totals, cfg.pseudocount)), total_ll
+        total_ll, totals = 0.0, None
+        for start in bar:
+            ll, counts = eng.counts(x[start : start + cfg.eval_batch_size])
+            total_ll += ll
+            totals = eng.add(counts, totals)
+        eng.update(totals, cfg.pseudocount)
+        return total_ll
 
     # ---------------------------------------------------------------- queries
     def _check_fitted(self) -> Circuit:

@@ -26,6 +26,7 @@ import numpy as np
 
 from latentzip import progress as progress_bars
 from latentzip.circuits import em
+from latentzip.circuits import engine as engines
 from latentzip.circuits.anyorder import AnyOrderConditionals
 from latentzip.circuits.circuit import Circuit
 from latentzip.circuits.hclt import DensityEstimator, HCLTConfig
@@ -207,8 +208,10 @@ class HCLTMixture(DensityEstimator):
         self.config = config or MixtureConfig()
 
     def fit(self, x: np.ndarray, n_categories: int | np.ndarray | None = None, *,
-            progress: bool = True) -> HCLTMixture:  # fmt: skip
-        """Split ``x`` (n, D) by k-means, learn a tree per part, then EM on all of it."""
+            progress: bool = True, engine: str | None = None,
+            device: str | None = None) -> HCLTMixture:  # fmt: skip
+        """Split ``x`` (n, D) by k-means, learn a tree per part, then EM on all of it
+        (``engine``/``device`` as in :meth:`HCLT.fit`, one engine per component)."""
         cfg, hc = self.config, self.config.hclt
         x0 = np.asarray(x)
         if n_categories is None:
@@ -219,12 +222,15 @@ class HCLTMixture(DensityEstimator):
             raise DataError(f"{len(x)} records cannot start {cfg.n_components} components")
         rng = np.random.default_rng(hc.seed)
         mix = self._start(x, cats, rng)
+        engs = [engines.engine(engine, device) for _ in mix.components]
+        for eng, c in zip(engs, mix.components, strict=True):
+            eng.load(c)
         self.history_ = []
         total = hc.epochs + hc.full_batch_epochs
         for epoch in range(total):
             step = hc.step_size(epoch) if epoch < hc.epochs else 1.0
             batch = hc.batch_size if epoch < hc.epochs else len(x)
-            mix, ll = self._epoch(mix, x, step, batch, rng, progress, epoch)
+            mix, ll = self._epoch(mix, engs, x, step, batch, rng, progress, epoch)
             self.history_.append({"epoch": epoch + 1, "step_size": step, "train_ll": ll / len(x)})
         self.mixture_ = mix
         return self
@@ -245,7 +251,7 @@ class HCLTMixture(DensityEstimator):
         weights = np.bincount(labels, minlength=cfg.n_components) + 1.0
         return MixtureCircuit(weights / weights.sum(), tuple(parts), parts[0].tree.order)
 
-    def _epoch(self, mix, x, step, batch, rng, progress, epoch):
+    def _epoch(self, mix, engs, x, step, batch, rng, progress, epoch):
         hc = self.config.hclt
         perm = rng.permutation(len(x)) if batch < len(x) else np.arange(len(x))
         desc = f"epoch {epoch + 1} mixture EM"
@@ -261,10 +267,13 @@ class HCLTMixture(DensityEstimator):
             resp = np.exp(joint - ll[:, None])  # (n, M)
             total_ll += float(ll.sum())
             parts = []
-            for m, c in enumerate(mix.components):
-                counts = _weighted_counts(c, xb, resp[:, m], hc.eval_batch_size)
-                new = em.maximise(c, counts, hc.pseudocount)
-                parts.append(em.blend(c, new, step))
+            for m, eng in enumerate(engs):
+                totals = None
+                for i in range(0, len(xb), hc.eval_batch_size):
+                    sl = slice(i, i + hc.eval_batch_size)
+                    totals = eng.add(eng.counts(xb[sl], resp[sl, m])[1], totals)
+                eng.update(totals, hc.pseudocount, step)
+                parts.append(eng.circuit())
             w = (1 - step) * mix.weights + step * (resp.sum(0) + hc.pseudocount)
             mix = replace(mix, weights=w / w.sum(), components=tuple(parts), _cache={})
             progress_bars.note(bar, bpd=f"{-ll.mean() / x.shape[1] / math.log(2):.3f}")
@@ -309,17 +318,6 @@ class HCLTMixture(DensityEstimator):
                                   HCLTConfig(**c.get("hclt", {}))))  # fmt: skip
         model.mixture_, model.history_ = mix, meta.get("history", [])
         return model
-
-
-def _weighted_counts(circuit: Circuit, x: np.ndarray, w: np.ndarray, batch: int) -> tuple:
-    """Expected counts of ``circuit`` on records ``x`` weighted by responsibilities ``w``."""
-    totals = None
-    for i in range(0, len(x), batch):
-        _, counts = circuit.expected_counts(x[i : i + batch], w[i : i + batch])
-        totals = (
-            counts if totals is None else tuple(a + b for a, b in zip(totals, counts, strict=True))
-        )
-    return totals
 
 
 def _logsumexp(a: np.ndarray, axis: int) -> np.ndarray:

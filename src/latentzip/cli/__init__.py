@@ -112,13 +112,19 @@ def _add_core_verbs(sub) -> None:
     p.add_argument("--float-model", metavar="PATH", help="also write the float training model")
     p.add_argument("--test", help="held-out data to report bits/dim on")
     p.add_argument("--valid", help="held-out data; the best epoch on it is kept")
-    p.add_argument("--config", default="quick", choices=["quick", "mnist", "mnist_long"])
+    p.add_argument(
+        "--config", default="quick", choices=["quick", "mnist", "mnist_long", "published"]
+    )
     p.add_argument("--latents", type=int, help="K, latent states per variable")
     p.add_argument("--epochs", type=int, help="mini-batch EM epochs")
     p.add_argument("--full-batch-epochs", type=int)
     p.add_argument("--batch-size", type=int)
     p.add_argument("--seed", type=int)
     p.add_argument("--checkpoint", help="save state after each epoch here; resume from it")
+    p.add_argument(
+        "--engine", choices=["numpy", "torch"], default="numpy", help="where EM runs (numpy)"
+    )
+    p.add_argument("--device", default="cpu", help="torch device: cpu or cuda (cpu)")
     p.add_argument("-f", "--force", action="store_true", help="overwrite an existing model")
     p.add_argument("-q", "--quiet", action="store_true")
     _add_cluster(p)

@@ -31,6 +31,8 @@ def train(args, cfg) -> None:
         valid=valid,
         checkpoint=args.checkpoint,
         progress=not args.quiet,
+        engine=args.engine,
+        device=args.device,
     )
     _save_for_coding(model, args)
     print(
@@ -52,7 +54,7 @@ def _train_distributed(args, cfg) -> None:
     shards = distributed.find_shards(args.data)  # before starting or reaching a cluster
     start = time.perf_counter()
     with distributed.connect(args.scheduler, args.workers) as client:
-        model = distributed.fit(client, shards, cfg, progress=not args.quiet)
+        model = distributed.fit(client, shards, cfg, progress=not args.quiet, engine=args.engine)
         _save_for_coding(model, args)
         c = model.circuit_
         print(

@@ -35,7 +35,9 @@ def train(args, cfg) -> None:
     if args.valid:
         valid, _ = read_csv(args.valid, header=fmt.header, delimiter=fmt.delimiter)
     start = time.perf_counter()
-    model = TableModel(cfg).fit(table, valid=valid, progress=not args.quiet)
+    model = TableModel(cfg).fit(
+        table, valid=valid, progress=not args.quiet, engine=args.engine, device=args.device
+    )
     schema = model.schema_
     for j in schema.fallback:
         print(

@@ -44,6 +44,7 @@ def fit(
     *,
     epochs: int | None = None,
     progress: bool = False,
+    engine: str | None = None,
 ) -> HCLT:
     """Learn an HCLT from sharded data on a Dask cluster.
 
@@ -59,6 +60,9 @@ def fit(
         Full-batch EM epochs; default ``config.epochs + config.full_batch_epochs``.
     progress : bool
         Show a progress bar over epochs.
+    engine : str, optional
+        The EM engine the workers run the E-step with (``"numpy"`` or ``"torch"`` on their
+        CPU, :mod:`latentzip.circuits.engine`); counts are summed as float64.
 
     Returns
     -------
@@ -78,7 +82,7 @@ def fit(
         )
         for epoch in epochs:
             start = time.perf_counter()
-            ll, counts = expected_counts(client, data, circuit, cfg.eval_batch_size)
+            ll, counts = expected_counts(client, data, circuit, cfg.eval_batch_size, engine)
             circuit = em.replace(circuit, em.maximise(circuit, counts, cfg.pseudocount))
             history.append(
                 {
@@ -133,11 +137,11 @@ def initialise(
 
 
 def expected_counts(
-    client, data: list, circuit: Circuit, batch_size: int = 1024
+    client, data: list, circuit: Circuit, batch_size: int = 1024, engine: str | None = None
 ) -> tuple[float, tuple[np.ndarray, ...]]:
     """The E-step over every shard: total log-likelihood and summed expected counts."""
     model = ship(client, circuit)
-    parts = [client.submit(_shard_counts, model, x, batch_size, pure=False) for x in data]
+    parts = [client.submit(_shard_counts, model, x, batch_size, engine, pure=False) for x in data]
     return tree_sum(client, parts).result()
 
 
@@ -176,9 +180,22 @@ def _value_counts(data, cats) -> np.ndarray:
     return em.value_counts(validate_symbols(data.data, cats), cats)
 
 
-def _shard_counts(circuit: Circuit, data, batch_size: int):
+def _shard_counts(circuit: Circuit, data, batch_size: int, engine: str | None = None):
+    from latentzip.circuits.engine import engine as make_engine
+
     x = circuit.validate(data.data)
-    return em.accumulate(circuit, (x[i : i + batch_size] for i in range(0, len(x), batch_size)))
+    eng = make_engine(engine)
+    eng.load(circuit)
+    total_ll, totals = 0.0, None
+    for i in range(0, len(x), batch_size):
+        ll, counts = eng.counts(x[i : i + batch_size])
+        total_ll += ll
+        totals = eng.add(counts, totals)
+    return total_ll, tuple(np.asarray(_numpy(c), dtype=np.float64) for c in totals)
+
+
+def _numpy(a):
+    return a.detach().cpu().numpy() if hasattr(a, "detach") else a
 
 
 def _shard_loglik(circuit: Circuit, path) -> tuple[float, int]:

@@ -56,6 +56,8 @@ class TableModel:
         patience: int | None = None,
         schema: TableSchema | None = None,
         progress: bool = True,
+        engine=None,
+        device: str | None = None,
     ) -> TableModel:
         """Infer the schema from ``table`` (unless given) and train the circuit on it.
 
@@ -73,6 +75,8 @@ class TableModel:
             whose training split may lack a value.
         progress : bool
             Show progress bars.
+        engine, device
+            The EM engine (see :meth:`HCLT.fit`).
         """
         schema = schema or TableSchema.infer(table, self.table_config)
         if not schema.modelled:
@@ -85,7 +89,13 @@ class TableModel:
             raise DataError("the table has no data rows")
         valid_codes = schema.encode(valid) if valid is not None else None
         self.hclt_ = HCLT(self.config).fit(
-            codes, schema.n_categories, valid=valid_codes, patience=patience, progress=progress
+            codes,
+            schema.n_categories,
+            valid=valid_codes,
+            patience=patience,
+            progress=progress,
+            engine=engine,
+            device=device,
         )
         self.schema_ = schema
         return self
