@@ -249,7 +249,8 @@ class Circuit:
         post[root] = self.prior * u[root]
         post[root] /= post[root].sum(-1, keepdims=True)
         for level in self.schedule.levels[1:]:
-            ratio = post[tree.parent[level]] / m[level]  # (V, N, K) over parent states
+            with np.errstate(divide="ignore", invalid="ignore"):  # 0/0 where a message is 0
+                ratio = np.where(m[level] > 0, post[tree.parent[level]] / m[level], 0.0)
             if edge_counts is not None:
                 wr = ratio if weights is None else ratio * weights[None, :, None]
                 edge_counts[level] += self.edges[level] * (wr.transpose(0, 2, 1) @ u[level])

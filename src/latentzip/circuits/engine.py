@@ -49,6 +49,10 @@ class NumpyEngine:
         """Total log-likelihood and expected counts (prior, edges, leaves) of records ``x``."""
         return self._circuit.expected_counts(x, weights)
 
+    def log_prob(self, x: np.ndarray) -> np.ndarray:
+        """log p(x) (N,) of records ``x`` (the upward pass only)."""
+        return self._circuit.log_prob(x)
+
     def update(self, counts, pseudocount: float, step: float = 1.0) -> None:
         """M-step from ``counts``, blended with the current parameters by ``step``."""
         new = em.maximise(self._circuit, counts, pseudocount)
@@ -134,6 +138,13 @@ class TorchEngine:
             leaf_counts = self._scatter_leaves(xt, post)
             return float(log_p.sum()), (post[self.static.root].sum(0), edge_counts, leaf_counts)
 
+    def log_prob(self, x: np.ndarray) -> np.ndarray:
+        """log p(x) (N,) float64 of records ``x`` (the upward pass only)."""
+        t = self.torch
+        with t.no_grad():
+            xt = t.as_tensor(np.asarray(x), dtype=t.long, device=self.device)
+            return self._upward(xt)[0].cpu().numpy()
+
     def _upward(self, x):
         t, st = self.torch, self.static
         d, n, k = self.leaves.shape[0], x.shape[0], self.prior.shape[0]
@@ -168,7 +179,10 @@ class TorchEngine:
         post[root] = post[root] / post[root].sum(-1, keepdim=True)
         edge_counts = t.zeros_like(self.edges)
         for level in st.levels[1:]:
-            ratio = post[st.parent[level]] / m[level]  # (V, N, K) over parent states
+            # over parent states; a message that underflowed to 0 (float32, pruned edges) has a
+            # posterior of 0 too: 0 rather than 0/0
+            mv = m[level]
+            ratio = t.where(mv > 0, post[st.parent[level]] / mv, t.zeros((), dtype=mv.dtype))
             wr = ratio if w is None else ratio * w[None, :, None]
             edge_counts[level] += self.edges[level] * t.bmm(wr.transpose(1, 2), u[level])
             post[level] = u[level] * t.bmm(ratio, self.edges[level])
