@@ -34,8 +34,7 @@ import numpy as np
 from common import RESULTS, SHARED, machine, write_results
 
 from latentzip.circuits import HCLT, HCLTConfig
-from latentzip.circuits.codec import CodecConfig
-from latentzip.tables import Table, TableModel, TableSchema, compress, decompress, parse_csv
+from latentzip.tables import Table, TableModel, TablePlan, compress, decompress, parse_csv
 
 # Test average log-likelihood of HCLT (a mixture of 4 HCLTs with 12 latent states) as quoted
 # in the issue; the data sets without a number are left blank rather than guessed.
@@ -94,19 +93,21 @@ def baselines(raw: bytes) -> dict[str, int]:
 def run(name: str, budget: float, args) -> dict:
     start = time.perf_counter()
     (train, _), (valid, _), (test, raw) = (load(name, s) for s in ("train", "valid", "test"))
-    schema = TableSchema.categorical(train.n_columns, ("0", "1"))
+    plan = TablePlan.categorical(train.n_columns, ("0", "1"))
     base = HCLTConfig(n_latents=args.latents, full_batch_epochs=args.full_batch_epochs)
-    epoch_cost = epoch_seconds(schema.encode(train), schema.encode(valid), base)
+    epoch_cost = epoch_seconds(
+        plan.encode(train, train.n_rows).symbols, plan.encode(valid, valid.n_rows).symbols, base
+    )
     epochs = int(np.clip(TRAIN_SHARE * budget / epoch_cost, 3, args.max_epochs))
     cfg = replace(base, epochs=max(1, epochs - args.full_batch_epochs))
     fit_start = time.perf_counter()
     model = TableModel(cfg).fit(
-        train, valid=valid, patience=args.patience, schema=schema, progress=not args.quiet
+        train, valid=valid, patience=args.patience, plan=plan, progress=not args.quiet
     )
     train_seconds = time.perf_counter() - fit_start
     test_ll = model.score(test)
     t0 = time.perf_counter()
-    blob = compress(raw, model, CodecConfig(block_size=args.block_size))
+    blob = compress(raw, model)
     t1 = time.perf_counter()
     assert decompress(blob, model) == raw, f"{name}: round trip is not byte-exact"
     t2 = time.perf_counter()
@@ -117,7 +118,7 @@ def run(name: str, budget: float, args) -> dict:
         "dataset": name,
         "variables": train.n_columns,
         "rows": {"train": train.n_rows, "valid": valid.n_rows, "test": rows},
-        "config": {**asdict(cfg), "patience": args.patience, "block_size": args.block_size},
+        "config": {**asdict(cfg), "patience": args.patience},
         "epochs_planned": cfg.epochs + cfg.full_batch_epochs,
         "epochs_run": len(hist),
         "best_epoch": model.hclt_.best_epoch_,
@@ -173,7 +174,6 @@ def main() -> None:
     parser.add_argument("--max-epochs", type=int, default=100)
     parser.add_argument("--full-batch-epochs", type=int, default=2)
     parser.add_argument("--patience", type=int, default=5)
-    parser.add_argument("--block-size", type=int, default=1024, help="rows per rANS stream")
     parser.add_argument("-q", "--quiet", action="store_true")
     args = parser.parse_args()
     folder = SHARED / "twenty-datasets"

@@ -125,8 +125,29 @@ def test_integer_model_files_round_trip_and_are_validated(digits_model, tmp_path
         bad[name].flat[0] += change  # a row no longer sums to its power of two
         with pytest.raises(ModelError, match="sum to exactly"):
             QuantisedCircuit.from_arrays(bad, settings)
-    with pytest.raises(ModelError, match="leaf_bits"):
+    for bits in (7, 21, "16", None):
+        with pytest.raises(ModelError, match="leaf_bits"):
+            QuantisedCircuit.from_arrays(arrays, {"leaf_bits": bits})
+    with pytest.raises(ModelError, match=r"sum to exactly 2\*\*16"):  # 20-bit rows, 16 claimed
         QuantisedCircuit.from_arrays(arrays, {"leaf_bits": 16})
+
+
+@pytest.mark.parametrize("bits", [8, 12, 16])
+def test_coarse_leaves_with_a_floor_code_every_value(digits_model, bits):
+    """Embedded table models use coarse leaves; the floor keeps unseen values codable."""
+    from latentzip.coding.records import decode_blocks, encode_blocks
+
+    circuit = digits_model.circuit_
+    q = QuantisedCircuit.from_circuit(circuit, bits, leaf_floor=True)
+    assert q.leaf_bits == bits and q.fingerprint != digits_model.coding_model().fingerprint
+    cats = circuit.n_categories
+    for v in range(q.n_variables):
+        assert (q.leaves[v, :, : cats[v]] >= 1).all() and not q.leaves[v, :, cats[v] :].any()
+    again, _ = modelfile.from_bytes(modelfile.to_bytes(q, compact=True))
+    assert again.fingerprint == q.fingerprint and again.leaf_bits == bits
+    x = np.random.default_rng(0).integers(0, cats, (50, q.n_variables))  # anything at all
+    blocks = encode_blocks(q, x, 16)
+    assert np.array_equal(decode_blocks(again, blocks, ["r"] * len(blocks)), x)
 
 
 def test_float_and_integer_model_files_make_the_same_containers(digits_model, tmp_path):

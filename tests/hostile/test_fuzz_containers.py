@@ -24,7 +24,7 @@ from latentzip.splats.codec import (
     decode_frame,
     decompress_sequence,
 )
-from latentzip.tables import TableModel, parse_csv
+from latentzip.tables import TableModel, compress_report, parse_csv
 from latentzip.tables import compress as table_compress
 from latentzip.tables import decompress as table_decompress
 
@@ -50,9 +50,17 @@ def table():
     model = TableModel(HCLTConfig.quick(epochs=1, full_batch_epochs=0)).fit(
         parse_csv(raw), progress=False
     )
-    plain = table_compress(raw, model, CodecConfig(block_size=16))
-    embedded = table_compress(raw, model, CodecConfig(block_size=32, embed_model=True))
+    plain = table_compress(raw, model)
+    embedded = compress_report(raw, model, embed=True, safeguard=False)[0]
     return model, raw, plain, embedded
+
+
+@pytest.fixture(scope="module")
+def stored_table():
+    raw = "caf\xe9;1\nna\xefve;2\n".encode("latin-1") * 40  # not UTF-8: stored by xz
+    blob, report = compress_report(raw)
+    assert report.mode == "stored"
+    return raw, blob
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +87,12 @@ def test_table_container(table, data):
     model, raw, blob, embedded = table
     check(lambda b: table_decompress(b, model), data.draw(mutated(blob)), raw)
     check(table_decompress, data.draw(mutated(embedded)), raw)
+
+
+@given(data=st.data())
+def test_stored_table_container(stored_table, data):
+    raw, blob = stored_table
+    check(table_decompress, data.draw(mutated(blob)), raw)
 
 
 @given(data=st.data())

@@ -78,15 +78,20 @@ def test_output_in_a_missing_folder_is_refused(tmp_path, capsys):
 @pytest.mark.parametrize(
     "path, value",
     [
-        (("meta", "format", "delimiter"), ";;"),
-        (("meta", "format", "delimiter"), 5),
-        (("meta", "format"), [1]),
-        (("meta", "format", "header"), "yes"),
-        (("meta", "fallback"), {"0": "!!not base64!!"}),
-        (("meta", "verbatim"), "AAAA"),
-        (("meta", "header"), [1, 2]),
-        (("block_size",), "x"),
-        (("meta", "n_rows"), -1),
+        (("format", "delimiter"), ";;"),
+        (("format", "delimiter"), 5),
+        (("format",), [1]),
+        (("format", "header"), "yes"),
+        (("mode",), "other"),
+        (("n_rows",), -1),
+        (("n_rows",), 61),
+        (("n_rows",), 2**39),
+        (("n_columns",), 3),
+        (("block_rows",), "x"),
+        (("block_rows",), 16),
+        (("n_bytes",), 2**61),
+        (("sha",), 5),
+        (("plan",), {"columns": [{"role": "number"}]}),
     ],
 )
 def test_table_headers_of_the_wrong_shape_are_clean_errors(path, value):
@@ -103,4 +108,4 @@ def test_table_headers_of_the_wrong_shape_are_clean_errors(path, value):
     records = [(c.record(i), e.n_samples, e.check) for i, e in enumerate(c.index)]
     blob = container.pack(c.codec, c.codec_version, header, records)
     with pytest.raises(ContainerError):
-        table_decompress(blob, model)
+        table_decompress(blob, None if path == ("plan",) else model)

@@ -18,6 +18,7 @@ import signal
 import subprocess
 import sys
 import time
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -89,29 +90,42 @@ def crafted(tmp_path_factory) -> list[tuple[str, Path, list[str]]]:
     head["n_samples"], head["block_size"] = 4000 * block, block
     add("many-records", p.with_header(head).pack(reseal=True), "-m", str(model))
     add("xz-bomb", _table_with_xz_bomb(root))
+    add("xz-bomb-stored", _table_with_xz_bomb(root, stored=True))
     add("splats-huge", _splats_claim(n_gaussians=10**9))
     add("splats-frames", _splats_claim(n_frames=10**9))
     return cases
 
 
-def _table_with_xz_bomb(root: Path) -> bytes:
-    import base64
+def _xz_bomb() -> bytes:
+    """1 GiB of JSON-like bytes as one raw LZMA2 stream, compressed in pieces."""
+    from latentzip.coding import general
 
-    from latentzip.tables import TableModel, parse_csv
-    from latentzip.tables import compress as table_compress
+    z = lzma.LZMACompressor(format=lzma.FORMAT_RAW, filters=general._LZMA2)
+    chunk = b'"",' * (2**20 // 3)
+    bomb = z.compress(b"[") + b"".join(z.compress(chunk) for _ in range(1024))
+    return bytes([general.XZ]) + bomb + z.compress(b'""]') + z.flush()
+
+
+def _table_with_xz_bomb(root: Path, stored: bool = False) -> bytes:
+    """A table whose side data (or whole stored file) inflates to 1 GiB."""
+    from latentzip.coding.parts import varint
+    from latentzip.tables import TableModel, compress_report, parse_csv
 
     rows = "".join(f"{i % 3},{i}\n" for i in range(100)).encode()
+    if stored:
+        p = Parts.of(compress_report(rows + b"\xff")[0])
+        head = p.header_dict()
+        head["n_bytes"] = 200 * 2**20  # within the budget: the inflation must stop at it
+        p.payloads[0] = _xz_bomb()
+        return p.with_header(head).pack(reseal=True)
     model = TableModel(HCLTConfig.quick(epochs=1, full_batch_epochs=0)).fit(
         parse_csv(rows), progress=False
     )
-    p = Parts.of(table_compress(rows, model, CodecConfig(block_size=64, embed_model=True)))
-    head = p.header_dict()
-    z = lzma.LZMACompressor(preset=1)  # 1 GiB of JSON, compressed in pieces
-    chunk = b'"",' * (2**20 // 3)
-    bomb = z.compress(b"[") + b"".join(z.compress(chunk) for _ in range(1024))
-    bomb += z.compress(b'""]') + z.flush()
-    head["meta"]["fallback"] = {"1": base64.b64encode(bomb).decode()}
-    return p.with_header(head).pack(reseal=True)
+    p = Parts.of(compress_report(rows, model, embed=True, safeguard=False)[0])
+    bomb = _xz_bomb()
+    p.payloads[0] = varint(1) + varint(len(bomb)) + bomb
+    p.entries[0][4] = zlib.crc32(p.payloads[0])
+    return p.pack(reseal=True)
 
 
 def _splats_claim(**claim) -> bytes:

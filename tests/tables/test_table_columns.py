@@ -75,7 +75,10 @@ def roundtrip(codec: ColumnCodec, cells) -> EncodedColumn:
         (["31/01/2013", "12/01/2014"], "datetime", "%d/%m/%Y"),
         (["31.01.2013", "12.01.2014"], "datetime", "%d.%m.%Y"),
         (["red", "blue", "red", "NA"], "category", ("red", "blue")),
-        (["1.5", "2.25", "3"], "category", ("1.5", "2.25", "3")),
+        (["1.5", "2.25", "3"], "decimal", (2, "r")),  # R and JavaScript write numbers so
+        (["1.5", "2.25", "3.0"], "decimal", (2, "python")),  # Python and pandas write floats so
+        (["1.50", "2.25", "3.00"], "decimal", (2, "")),
+        (["1.5", "2.2.5", "3"], "category", ("1.5", "2.2.5", "3")),
         ([f"word {i}" for i in range(300)], "text", None),
         (["NA", "", "-"], "category", ()),
         ([], "category", ()),
@@ -85,7 +88,7 @@ def test_kind_inference(cells, kind, detail):
     codec = infer_column(cells)
     assert codec.kind == kind
     if kind == "decimal":
-        assert codec.scale == detail
+        assert (codec.scale, codec.trim) == (detail if isinstance(detail, tuple) else (detail, ""))
     if kind == "datetime":
         assert codec.layout == detail
     if kind == "category":

@@ -6,7 +6,7 @@ import pytest
 from conftest import SHARED, shared_file
 
 from latentzip.circuits import HCLTConfig
-from latentzip.tables import Table, TableModel, TableSchema, compress, decompress, parse_csv
+from latentzip.tables import Table, TableModel, TablePlan, compress, decompress, parse_csv
 
 NAMES = sorted(p.name for p in (SHARED / "twenty-datasets").glob("*") if p.is_dir()) or ["nltcs"]
 
@@ -16,10 +16,10 @@ def test_test_file_round_trip_is_byte_exact(name):
     raw = gzip.decompress(shared_file(f"twenty-datasets/{name}/{name}.test.data.gz").read_bytes())
     table = parse_csv(raw, header=False)
     assert table.exact_from_values and table.format.lineterminator == "\n"
-    schema = TableSchema.categorical(table.n_columns, ("0", "1"))
+    plan = TablePlan.categorical(table.n_columns, ("0", "1"))
     head = Table(tuple(c[:300] for c in table.columns), None, table.format)
     cfg = HCLTConfig.quick(n_latents=2, epochs=1, full_batch_epochs=0)
-    model = TableModel(cfg).fit(head, schema=schema, progress=False)
+    model = TableModel(cfg).fit(head, plan=plan, progress=False)
     blob = compress(raw, model)
     assert decompress(blob, model) == raw
     assert len(blob) < len(raw) / 4

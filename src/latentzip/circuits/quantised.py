@@ -4,7 +4,8 @@ The float :class:`~latentzip.circuits.circuit.Circuit` stays the training object
 :meth:`coding_model` is this quantisation of it (:meth:`QuantisedCircuit.from_circuit`):
 
 * prior and edge rows: integers summing to ``2**16``, each at least 1;
-* leaf rows: integers summing to ``2**LEAF_BITS`` (20), the model's own probabilities;
+* leaf rows: integers summing to ``2**leaf_bits`` (20 by default, as few as 8 for a model
+  embedded in a small file), the model's own probabilities;
 * inference (:mod:`.intkernels`) in fixed point, and frequencies that mix the cumulative leaf
   tables exactly (:mod:`latentzip.coding.fixedpoint`): every symbol the model can produce
   keeps at least 1 / 2**24.
@@ -32,6 +33,7 @@ from latentzip.coding.quantise import PRECISION
 from latentzip.errors import ContainerError, ModelError
 
 EDGE_BITS = 16
+MIN_LEAF_BITS = 8
 _ARRAYS = ("parent", "order", "prior", "edges", "leaves", "n_categories")
 
 
@@ -63,8 +65,10 @@ class QuantisedCircuit:
     ----------
     tree : Tree
     prior : (K,) uint32, sums to 2**16      edges : (D, K, K) uint32, rows sum to 2**16
-    leaves : (D, K, C) uint32, rows sum to 2**20, zero at values v cannot take
+    leaves : (D, K, C) uint32, rows sum to 2**leaf_bits, zero at values v cannot take
     n_categories : (D,) int64
+    leaf_bits : int, 8..20; the kernels scale the leaf tables to 2**20 (a model embedded
+        in a small file is smaller with coarse leaves)
     """
 
     tree: Tree
@@ -72,6 +76,7 @@ class QuantisedCircuit:
     edges: np.ndarray
     leaves: np.ndarray
     n_categories: np.ndarray
+    leaf_bits: int = LEAF_BITS
     _cache: dict = field(default_factory=dict, repr=False)
 
     kind = "hclt-q"  # the model protocol (latentzip.coding.protocol)
@@ -102,6 +107,8 @@ class QuantisedCircuit:
     def fingerprint(self) -> str:
         if "fingerprint" not in self._cache:
             h = hashlib.sha256(f"{self.kind}/{self.version}".encode())
+            if self.leaf_bits != LEAF_BITS:
+                h.update(f"leaf_bits={self.leaf_bits}".encode())
             for name, a in self.to_arrays()[0].items():
                 canon = np.ascontiguousarray(a, dtype="<i8")
                 h.update(name.encode() + str(canon.shape).encode() + canon.tobytes())
@@ -114,13 +121,14 @@ class QuantisedCircuit:
     def to_arrays(self) -> tuple[dict[str, np.ndarray], dict]:
         t = self.tree
         values = (t.parent, t.order, self.prior, self.edges, self.leaves, self.n_categories)
-        return dict(zip(_ARRAYS, values, strict=True)), {"leaf_bits": LEAF_BITS}
+        return dict(zip(_ARRAYS, values, strict=True)), {"leaf_bits": self.leaf_bits}
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray], settings: dict) -> QuantisedCircuit:
         """A model from untrusted arrays, every invariant the kernels rely on checked."""
-        if settings.get("leaf_bits") != LEAF_BITS:
-            raise ModelError(f"leaf_bits must be {LEAF_BITS}")
+        bits = settings.get("leaf_bits")
+        if type(bits) is not int or not MIN_LEAF_BITS <= bits <= LEAF_BITS:
+            raise ModelError(f"leaf_bits must be an integer in {MIN_LEAF_BITS}..{LEAF_BITS}")
         missing = [name for name in _ARRAYS if name not in arrays]
         if missing:
             raise ModelError(f"arrays {missing} are missing")
@@ -133,6 +141,7 @@ class QuantisedCircuit:
             a["edges"].astype(np.uint32),
             a["leaves"].astype(np.uint32),
             a["n_categories"],
+            bits,
         )
         model.check(a)
         return model
@@ -152,7 +161,7 @@ class QuantisedCircuit:
         if self.tree.n_variables != d or cats.min() < 1 or cats.max() > width:
             raise ModelError(f"category counts must lie in 1..{width}, the leaf table width")
         for name, t, bits, low in (("prior", prior, EDGE_BITS, 1), ("edges", edges, EDGE_BITS, 1),
-                                   ("leaves", leaves, LEAF_BITS, 0)):  # fmt: skip
+                                   ("leaves", leaves, self.leaf_bits, 0)):  # fmt: skip
             if t.min() < low or np.any(t.sum(-1) != 2**bits):
                 raise ModelError(f"{name} rows must sum to exactly 2**{bits}")
         if np.any(leaves[np.arange(width)[None, None, :] >= cats[:, None, None].repeat(k, 1)]):
@@ -160,15 +169,33 @@ class QuantisedCircuit:
 
     # ------------------------------------------------------------------ building
     @classmethod
-    def from_circuit(cls, circuit) -> QuantisedCircuit:
-        """The integer model of a float circuit (deterministic on every machine)."""
+    def from_circuit(
+        cls, circuit, leaf_bits: int = LEAF_BITS, leaf_floor: bool = False
+    ) -> QuantisedCircuit:
+        """The integer model of a float circuit (deterministic on every machine).
+
+        ``leaf_floor`` keeps every value of every variable codable (at least 1 in each leaf
+        row), for data the model was not trained on (tables with unseen exceptions).
+        """
+        if not MIN_LEAF_BITS <= leaf_bits <= LEAF_BITS:
+            raise ModelError(f"leaf_bits must lie in {MIN_LEAF_BITS}..{LEAF_BITS}")
         leaves = np.ascontiguousarray(circuit.leaves.transpose(0, 2, 1))  # (D, K, C)
+        cats = circuit.n_categories.astype(np.int64)
+        if leaf_floor:
+            if cats.max() > 2**leaf_bits:
+                raise ModelError(f"{cats.max()} categories do not fit {leaf_bits}-bit leaves")
+            q = np.zeros(leaves.shape, np.int64)
+            for v, c in enumerate(cats):  # the floor covers the variable's own values only
+                q[v, :, :c] = quantise_rows(leaves[v, :, :c], leaf_bits, floor=1)
+        else:
+            q = quantise_rows(leaves, leaf_bits)
         return cls(
             circuit.tree,
             quantise_rows(circuit.prior, EDGE_BITS, floor=1).astype(np.uint32),
             quantise_rows(circuit.edges, EDGE_BITS, floor=1).astype(np.uint32),
-            quantise_rows(leaves, LEAF_BITS).astype(np.uint32),
-            circuit.n_categories.astype(np.int64),
+            q.astype(np.uint32),
+            cats,
+            leaf_bits,
         )
 
     def coding_model(self) -> QuantisedCircuit:
@@ -186,6 +213,7 @@ class QuantisedCircuit:
             tree = self.tree
             cum = np.zeros((self.n_variables, self.leaves.shape[2] + 1, self.n_latents), np.uint32)
             cum[:, 1:] = np.cumsum(self.leaves, axis=2).transpose(0, 2, 1)
+            cum <<= np.uint32(LEAF_BITS - self.leaf_bits)  # the kernels' tables end at 2**20
             lists = _closing_lists(tree.parent, tree.order, tree.subtree_end())
             by_var = [np.empty(0, np.int64)] * self.n_variables
             for t, v in enumerate(tree.order):

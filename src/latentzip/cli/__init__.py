@@ -37,7 +37,7 @@ LAZY_VERBS = {
 def _is_table(path) -> bool:
     from latentzip.tables.csvfile import is_csv_path
 
-    return is_csv_path(path)
+    return is_csv_path(path) or str(path).lower().endswith(".parquet")
 
 
 def _train(args) -> None:
@@ -105,7 +105,9 @@ def _add_cluster(p: argparse.ArgumentParser) -> None:
 
 def _add_core_verbs(sub) -> None:
     p = sub.add_parser("train", help="learn an HCLT model from data")
-    p.add_argument("data", help="idx(.gz), .npy, a folder of PNGs, 'digits', or a .csv(.gz)")
+    p.add_argument(
+        "data", help="idx(.gz), .npy, a folder of PNGs, 'digits', a .csv(.gz) or a .parquet"
+    )
     p.add_argument(
         "-o", "--output", required=True, help="the (integer) coding model to write, for compress"
     )
@@ -131,13 +133,18 @@ def _add_core_verbs(sub) -> None:
     p.set_defaults(func=_train)
 
     p = sub.add_parser("compress", help="compress data losslessly with a model")
-    p.add_argument("input")
-    p.add_argument("-m", "--model", required=True)
+    p.add_argument("input", help="as for train; a .csv or .parquet needs no model")
+    p.add_argument(
+        "-m",
+        "--model",
+        help="the model (required for arrays; for a table, without one a model is trained "
+        "on the file and embedded)",
+    )
     p.add_argument("-o", "--output")
     p.add_argument(
         "--block-size",
         type=int,
-        help="samples per independently decodable record (default 64; 1024 rows for CSV)",
+        help="samples per independently decodable record (default 64; tables: 4096 rows)",
     )
     p.add_argument("--embed-model", action="store_true", help="store the model in the file")
     p.add_argument("-f", "--force", action="store_true", help="overwrite an existing output")

@@ -100,6 +100,8 @@ def compress(args) -> None:
     out = guard_output(
         Path(args.output or f"{str(args.input).rstrip('/')}.lz"), args.input, force=args.force
     )
+    if not args.model:
+        raise LatentzipError("arrays need a model: train one, then compress with -m MODEL")
     model, _ = modelfile.load(args.model)
     block_size = 64 if args.block_size is None else args.block_size
     cfg = CodecConfig(block_size=block_size, embed_model=args.embed_model)

@@ -1,4 +1,4 @@
-"""Verbs for CSV tables."""
+"""Verbs for tables: CSV files (byte for byte) and Parquet files (equal tables)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,13 @@ from latentzip.coding.codecs import CodecSpec
 from latentzip.errors import LatentzipError
 
 
+def is_parquet(path) -> bool:
+    return str(path).lower().endswith(".parquet")
+
+
 def _no_cluster(args) -> None:
     if getattr(args, "scheduler", None) is not None or getattr(args, "workers", None) is not None:
-        raise LatentzipError("--scheduler/--workers are not supported for CSV tables")
+        raise LatentzipError("--scheduler/--workers are not supported for tables")
 
 
 def _load_model(path: str):
@@ -23,117 +27,129 @@ def _load_model(path: str):
     return TableModel.from_parts(model, meta, path)
 
 
+def _read(path, plan=None):
+    """(CSV bytes, frame schema or None) of a CSV or Parquet file."""
+    from latentzip.tables import frames, read_csv
+
+    if is_parquet(path):
+        df = frames.read_parquet(path)
+        raw, schema = frames.frame_to_csv(df)
+        frames.check_equal(df, frames.csv_to_frame(raw, schema))  # refused, never stored wrong
+        return raw, schema
+    kw = {} if plan is None else {"header": plan.header, "delimiter": plan.delimiter}
+    return read_csv(path, **kw)[1], None
+
+
 def train(args, cfg) -> None:
-    from latentzip.tables import TableModel, read_csv
+    from latentzip.tables import TableModel, parse_csv
 
     _no_cluster(args)
     if args.checkpoint:
-        raise LatentzipError("--checkpoint is not supported for CSV tables")
-    table, _ = read_csv(args.data)
+        raise LatentzipError("--checkpoint is not supported for tables")
+    table = parse_csv(_read(args.data)[0], source=str(args.data))
     fmt = table.format
     valid = None
     if args.valid:
-        valid, _ = read_csv(args.valid, header=fmt.header, delimiter=fmt.delimiter)
+        valid = parse_csv(_read(args.valid)[0], header=fmt.header, delimiter=fmt.delimiter)
     start = time.perf_counter()
     model = TableModel(cfg).fit(
         table, valid=valid, progress=not args.quiet, engine=args.engine, device=args.device
     )
-    schema = model.schema_
-    for j in schema.fallback:
-        print(
-            f"note: {schema.describe(j)} is not modelled ({schema.columns[j].reason}): "
-            "it will be compressed with lzma"
-        )
+    plan = model.plan_
+    for j, col in enumerate(plan.columns):
+        print(f"{plan.describe(j)}: {_role(col)}")
+    if model.hclt_ is None:
+        raise LatentzipError("every column is free text: there is nothing for a model to learn")
     model.save_coding_model(args.output)
     if args.float_model:
         model.save(args.float_model)
-    cats = schema.n_categories
     print(
-        f"trained K={cfg.n_latents} on {table.n_rows} rows x {len(cats)} modelled columns "
-        f"({cats.min()}..{cats.max()} values each, {len(schema.fallback)} fallback) in "
-        f"{time.perf_counter() - start:.1f} s -> {args.output}"
+        f"trained K={cfg.n_latents} on {table.n_rows} rows x {len(plan.modelled)} modelled "
+        f"columns in {time.perf_counter() - start:.1f} s -> {args.output}"
     )
     if valid is not None:
         print(f"best epoch on valid: {model.hclt_.best_epoch_}")
-    print(f"train log-likelihood: {model.score(table):.4f} nats/row")
+    print(f"train: {model.bits_per_row(table):.2f} bits/row for the circuit's variables")
     if args.test:
-        test, _ = read_csv(args.test, header=schema.header, delimiter=schema.delimiter)
-        print(f"test  log-likelihood: {model.score(test):.4f} nats/row")
+        test = parse_csv(_read(args.test)[0], header=plan.header, delimiter=plan.delimiter)
+        print(f"test:  {model.bits_per_row(test):.2f} bits/row for the circuit's variables")
+
+
+def _role(col) -> str:
+    codec = col.codec
+    kind = codec.kind + (f" (scale {codec.scale})" if codec.kind == "decimal" else "")
+    if col.role == "text":
+        return f"{kind}, as text (general compressor)"
+    if col.role == "category":
+        return f"{len(codec.categories)} categories"
+    n = col.number
+    how = ("deltas" if n.delta else "values") + (f" in steps of {n.step}" if n.step > 1 else "")
+    return f"{kind}, {how} in {col.n_values} bins"
 
 
 def compress(args) -> None:
-    from latentzip.circuits.codec import CodecConfig
     from latentzip.files import atomic_write
-    from latentzip.tables import compress, read_csv
+    from latentzip.tables.codec import compress_report
 
     _no_cluster(args)
+    if args.block_size is not None:
+        raise LatentzipError("--block-size is fixed for tables (4096 rows per record)")
     out = guard_output(Path(args.output or f"{args.input}.lz"), args.input, force=args.force)
-    model = _load_model(args.model)
-    schema = model.schema_
-    table, raw = read_csv(args.input, header=schema.header, delimiter=schema.delimiter)
-    for j in schema.fallback:
-        print(
-            f"note: {schema.describe(j)} is not modelled ({schema.columns[j].reason}): "
-            "compressed with lzma"
-        )
-    if table.verbatim:
-        print(
-            f"note: {len(table.verbatim)} lines are not in canonical CSV form (quoting or "
-            "line endings): they are stored verbatim, so the bytes are still restored exactly"
-        )
+    model = _load_model(args.model) if args.model else None
+    raw, frame = _read(args.input, model.plan_ if model else None)
     if str(args.input).lower().endswith(".gz"):
         print("note: the input is gzip-compressed: decompress restores the uncompressed CSV")
-    block_size = 1024 if args.block_size is None else args.block_size
-    cfg = CodecConfig(block_size=block_size, embed_model=args.embed_model)
     start = time.perf_counter()
-    blob = compress(raw, model, cfg)
+    blob, report = compress_report(
+        raw,
+        model,
+        embed=True if model is None else args.embed_model,
+        progress=not getattr(args, "quiet", False),
+        extra={"frame": frame} if frame else None,
+    )
     seconds = time.perf_counter() - start
     atomic_write(out, blob, force=args.force)
-    rows = max(1, table.n_rows)
+    how = (
+        f"stored by {report.method} ({report.why})"
+        if report.mode == "stored"
+        else f"{report.n_rows} rows, {8 * len(blob) / max(1, report.n_rows):.2f} bits/row, "
+        f"model {'embedded' if report.model_bytes else 'separate'}"
+        + (f" ({report.model_bytes} bytes)" if report.model_bytes else "")
+    )
     print(
-        f"{args.input}: {len(raw)} bytes, {table.n_rows} rows x {table.n_columns} columns -> "
-        f"{len(blob)} bytes ({8 * len(blob) / rows:.2f} bits/row, "
-        f"{table.n_rows / seconds:.0f} rows/s) -> {out}"
+        f"{args.input}: {len(raw)} bytes -> {len(blob)} bytes ({len(raw) / len(blob):.2f}x, "
+        f"{how}) in {seconds:.1f} s -> {out}"
     )
 
 
 def restore(c, args) -> str:
-    """Decode a table container and write the CSV bytes (``latentzip decompress``)."""
+    """Decode a table container and write the CSV bytes or the Parquet file."""
     from latentzip.cli.arrays import restored_path
     from latentzip.files import atomic_write
+    from latentzip.tables import frames
     from latentzip.tables.codec import restore_bytes
 
     _no_cluster(args)
     model = _load_model(args.model) if args.model else None
-    out = guard_output(restored_path(args), args.input, force=args.force)
+    frame = c.header.get("frame")
+    out = restored_path(args)
+    if frame is not None and not args.output and str(out).lower().endswith(".parquet.restored"):
+        out = Path(str(out).removesuffix(".parquet.restored") + ".restored.parquet")
+    out = guard_output(out, args.input, force=args.force)
     start = time.perf_counter()
     raw = restore_bytes(c, model)
-    atomic_write(out, raw, force=args.force)
-    return (
-        f"{args.input}: {len(raw)} bytes of CSV restored in "
-        f"{time.perf_counter() - start:.1f} s -> {out}"
-    )
-
-
-def describe(c) -> list[tuple[str, str]]:
-    """What ``latentzip info`` shows of a table container."""
-    from latentzip.coding.fields import Fields
-
-    h = Fields(c.header, "header")
-    meta = h.obj("meta", {})
-    fallback = len(meta.data.get("fallback", {}))
-    columns = meta.int("n_columns", 0)
-    rows = meta.int("n_rows", 0)
-    return [
-        ("content", f"CSV table: {rows} rows x {columns} columns ({fallback} by lzma)"),
-        ("model", f"{h.str('model_kind', default='hclt')} {h.str('model_fingerprint')}"),
-        ("blocks", f"up to {h.int('block_size', 1)} rows per record"),
-        ("bits/row", f"{8 * len(c.blob) / rows:.2f}" if rows else "n/a (no rows)"),
-    ]
+    if frame is not None and is_parquet(out):
+        df = frames.csv_to_frame(raw, frame)
+        atomic_write(out, frames.parquet_bytes(df), force=args.force)
+        what = f"a {df.shape[0]} x {df.shape[1]} table restored as Parquet"
+    else:
+        atomic_write(out, raw, force=args.force)
+        what = f"{len(raw)} bytes of CSV restored"
+    return f"{args.input}: {what} in {time.perf_counter() - start:.1f} s -> {out}"
 
 
 def _spec() -> CodecSpec:
-    from latentzip.tables.codec import CODEC
+    from latentzip.tables.codec import CODEC, describe
 
     return CodecSpec(CODEC.id, CODEC.name, CODEC.version, CODEC.version, describe, restore)
 

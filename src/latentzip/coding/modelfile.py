@@ -5,7 +5,9 @@ arrays and a JSON ``header``: ``{"format": "latentzip-model", "kind", "version",
 "fingerprint", "settings", "meta"}``. ``kind`` selects the class in
 :data:`latentzip.registry.MODELS` that validates and rebuilds the model; ``meta`` is free
 JSON for its users (training history, a table schema, ...). Files of latentzip 0.1
-(``format: "latentzip-hclt"``) are read as kind ``hclt``.
+(``format: "latentzip-hclt"``) are read as kind ``hclt``. The compact form, for models
+embedded in small files, is ``LZMODXZ\\n``, the SHA-256 of the rest, then the same ``.npz``
+stored and xz-compressed.
 
 The reader trusts nothing it has not checked: member sizes of the zip against the file's
 memory budget, each array's header against its member's size, plain numeric dtypes only.
@@ -16,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import lzma
 import zipfile
 from pathlib import Path
 
@@ -30,13 +33,14 @@ from latentzip.files import atomic_write
 FORMAT = "latentzip-model"
 _LEGACY = "latentzip-hclt"
 _MAGIC = b"LZMODEL\n"
+_MAGIC_XZ = b"LZMODXZ\n"
 _MAX_MEMBERS = 256
 _HEADER_BYTES = 64 * 2**20
 
 
-def to_bytes(model, meta: dict | None = None) -> bytes:
+def to_bytes(model, meta: dict | None = None, compact: bool = False) -> bytes:
     """Serialise a model (a float training model, a coding model, or an estimator holding
-    one: its coding model) with JSON-able ``meta``."""
+    one: its coding model) with JSON-able ``meta``; ``compact`` trades time for size."""
     if not hasattr(model, "to_arrays"):
         model = as_coding_model(model)
     arrays, settings = model.to_arrays()
@@ -49,8 +53,12 @@ def to_bytes(model, meta: dict | None = None) -> bytes:
         "meta": meta or {},
     }
     buf = io.BytesIO()
-    np.savez_compressed(buf, header=np.frombuffer(json.dumps(header).encode(), np.uint8), **arrays)
+    save = np.savez if compact else np.savez_compressed
+    save(buf, header=np.frombuffer(json.dumps(header).encode(), np.uint8), **arrays)
     body = buf.getvalue()
+    if compact:
+        body = lzma.compress(body, preset=9 | lzma.PRESET_EXTREME)
+        return _MAGIC_XZ + hashlib.sha256(body).digest() + body
     return _MAGIC + hashlib.sha256(body).digest() + body
 
 
@@ -58,12 +66,19 @@ def from_bytes(blob: bytes, source: str = "model") -> tuple[CodingModel, dict]:
     """``(model, meta)`` from :func:`to_bytes`; :class:`ModelError` on any damage."""
     from latentzip.registry import MODELS
 
-    if not blob.startswith(_MAGIC):
+    compact = blob.startswith(_MAGIC_XZ)
+    if not (compact or blob.startswith(_MAGIC)):
         raise ModelError(f"{source}: not a latentzip model file (bad magic)")
     digest, body = blob[len(_MAGIC) : len(_MAGIC) + 32], blob[len(_MAGIC) + 32 :]
     if hashlib.sha256(body).digest() != digest:
         raise ModelError(f"{source}: checksum mismatch, the model file is corrupted or truncated")
-    arrays = read_npz(body, limits.memory_budget(len(blob)), source)
+    budget = limits.memory_budget(len(blob))
+    if compact:
+        try:
+            body = limits.inflate_lzma(body, budget // 2, f"{source}: arrays")
+        except ContainerError as exc:
+            raise ModelError(str(exc)) from exc
+    arrays = read_npz(body, budget, source)
     raw = arrays.pop("header", None)
     if raw is None or raw.dtype != np.uint8 or raw.ndim != 1 or raw.size > _HEADER_BYTES:
         raise ModelError(f"{source}: the model file has no readable header")

@@ -301,3 +301,94 @@ class StreamSet:
     def _raise(self) -> None:
         for st, label in zip(self.status, self.labels, strict=True):
             raise_for_status(int(st), label)
+
+
+# ------------------------------------------------------------------------- uniform symbols
+UNIFORM_MAX = 1 << 16  # a uniform symbol's alphabet; larger values are split into digits
+
+
+def uniform_cdf(values: np.ndarray, sizes: np.ndarray, precision: int = 24):
+    """(starts, freqs) of symbols ``values[i]`` uniform over ``0 .. sizes[i]-1`` (<= 2**16):
+    ``F(r) = floor(r * 2**precision / s)``, so every value gets at least 2**(precision-16)."""
+    v = np.asarray(values, dtype=np.int64)
+    s = np.asarray(sizes, dtype=np.int64)
+    starts = (v << precision) // s
+    return starts, ((v + 1) << precision) // s - starts
+
+
+@numba.njit(cache=True)
+def _decode_uniform(words, sizes, precision):
+    out = np.empty(len(sizes), dtype=np.int64)
+    state, pos, status = decoder_init(words)
+    for i in range(len(sizes)):
+        if status != OK:
+            break
+        s = np.int64(sizes[i])
+        q = decoder_peek(state, precision)
+        r = (q * s) >> precision
+        if ((r + 1) << precision) // s <= q:
+            r += 1
+        start = (r << precision) // s
+        state, pos, status = decoder_advance(
+            state, pos, words, start, ((r + 1) << precision) // s - start, precision
+        )
+        out[i] = r
+    if status == OK and not decoder_is_empty(state, pos):
+        status = ERR_LEFTOVER
+    return out, status
+
+
+def encode_uniform(values: np.ndarray, sizes: np.ndarray, precision: int = 24) -> bytes:
+    """One stream of values uniform over their sizes (each <= 2**16): exact, any machine."""
+    starts, freqs = uniform_cdf(values, sizes, precision)
+    return encode_reverse(starts, freqs, precision).tobytes()
+
+
+def decode_uniform(
+    payload: bytes, sizes: np.ndarray, precision: int = 24, label: str = "stream"
+) -> np.ndarray:
+    """Inverse of :func:`encode_uniform` given the same sizes."""
+    if len(payload) % 4:
+        raise ContainerError(f"{label}: payload length {len(payload)} is not whole words")
+    words = np.frombuffer(payload, dtype="<u4").astype(np.uint32)
+    sizes = np.ascontiguousarray(sizes, dtype=np.int64)
+    if len(sizes) and (sizes.min() < 1 or sizes.max() > UNIFORM_MAX):
+        raise ContainerError(f"{label}: symbol sizes outside 1..{UNIFORM_MAX}")
+    out, status = _decode_uniform(words, sizes, precision)
+    raise_for_status(int(status), label)
+    return out
+
+
+def digit_sizes(widths: np.ndarray) -> np.ndarray:
+    """(n, M) sizes of the base-2**16 digits of values below ``widths`` (most significant
+    first), 0 where a value has fewer than M digits."""
+    w = np.asarray(widths, dtype=np.int64) - 1
+    n_digits = np.ones(len(w), np.int64)
+    top = w >> 16
+    while np.any(top > 0):
+        n_digits += top > 0
+        top >>= 16
+    m = int(n_digits.max()) if len(w) else 1
+    k = (n_digits[:, None] - 1) - np.arange(m)[None, :]  # digit index, high first
+    high = (w[:, None] >> (16 * np.maximum(k, 0))) + 1
+    sizes = np.where(k == n_digits[:, None] - 1, high, 1 << 16)
+    return np.where(k >= 0, sizes, 0)
+
+
+def split_digits(values: np.ndarray, widths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Values in ``0 .. widths-1`` as base-2**16 digits, most significant first, flattened:
+    ``(digits, sizes)`` for :func:`encode_uniform`."""
+    sizes = digit_sizes(widths)
+    k = np.maximum((sizes > 0).sum(1)[:, None] - 1 - np.arange(sizes.shape[1])[None, :], 0)
+    digits = (np.asarray(values, dtype=np.int64)[:, None] >> (16 * k)) & 0xFFFF
+    keep = sizes > 0
+    return digits[keep], sizes[keep]
+
+
+def join_digits(digits: np.ndarray, widths: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`split_digits` given the same widths."""
+    sizes = digit_sizes(widths)
+    grid = np.zeros(sizes.shape, np.int64)
+    grid[sizes > 0] = digits
+    k = np.maximum((sizes > 0).sum(1)[:, None] - 1 - np.arange(sizes.shape[1])[None, :], 0)
+    return (grid << (16 * k)).sum(1)

@@ -122,15 +122,21 @@ def decode_blocks(
 ) -> np.ndarray:
     """Inverse of :func:`encode_blocks`: samples (n, D) int64 of the given blocks, in order."""
     plain = [(p, m) for p, m, _ in payloads]
-    if hasattr(model, "decode_blocks"):
-        x = model.decode_blocks(plain, labels)
-    else:
-        x = _generic_decode(model, plain, labels)
+    x = decode_unchecked(model, plain, labels)
     bounds = np.cumsum([0, *(m for _, m in plain)])
     for b, (_, _, check) in enumerate(payloads):
         if content_check(x[bounds[b] : bounds[b + 1]]) != check:
             raise ContainerError(f"{labels[b]}: decoded data fails its check (corrupted record)")
     return x
+
+
+def decode_unchecked(
+    model: CodingModel, payloads: list[tuple[bytes, int]], labels: list[str]
+) -> np.ndarray:
+    """Samples of ``(payload, n_samples)`` blocks, for codecs that check them themselves."""
+    if hasattr(model, "decode_blocks"):
+        return model.decode_blocks(payloads, labels)
+    return _generic_decode(model, payloads, labels)
 
 
 def _generic_decode(model: CodingModel, payloads: list[tuple[bytes, int]], labels: list[str]):

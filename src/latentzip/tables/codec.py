@@ -1,195 +1,394 @@
-"""Lossless compression of CSV files with a :class:`TableModel`.
+"""Lossless compression of CSV files: a learned model of the columns, or the best general
+compressor when that is smaller.
 
 ::
 
-    CSV bytes --parse_csv--> Table --schema.encode--> codes (n, D) --encode_blocks--> rANS records
-                               |--fallback columns --JSON--> lzma (one stream per column)    |
-                               |--verbatim records, header, format --> container meta ------> .lz
+    CSV bytes --parse_csv--> Table --TablePlan.encode--> symbols (n, D) --circuit--> rANS
+                               |                     \\-> residuals (n, R) --uniform--> rANS
+                               \\-- text columns, exceptions, header, verbatim --> xz/zstd/brotli
 
-The container (codec id 2, ``docs/format.md``) holds the rANS records of the modelled columns
-(one stream per block of rows, as for arrays) and, in its JSON header, everything else needed
-to write the same bytes: the CSV format, the header line, the lzma-compressed fallback columns
-and raw text of non-canonical records, and the SHA-256 of the CSV bytes, checked after
-decoding. ``decompress(compress(raw, model), model) == raw`` for every CSV that
-:func:`parse_csv` accepts.
+The container (codec 2, bitstream version 2, ``docs/format.md``) holds, in ``mode: model``:
+record 0, the side data (:mod:`.sidedata`); records 1.., one per block of rows: the circuit's
+stream and the residuals' stream; the model, embedded unless it is given separately. In
+``mode: stored`` record 0 is the whole file through xz or zstd, whichever is smaller
+(:func:`compress` picks it when the learned file would be larger, or when the bytes are not a
+table it can model). Either way the restored bytes are checked against a SHA-256 (128 bits).
+
+With no model, :func:`compress` trains one on the file itself and embeds it (the default:
+a self-contained file whose size counts the model); with a model trained on other files of
+the same layout, the file holds a fingerprint and the rows only.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import json
-import lzma
+import zlib
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 
-from latentzip.coding import container, limits, modelfile, records
+from latentzip.coding import container, general, limits, modelfile, rans, records
 from latentzip.coding.fields import Fields
-from latentzip.coding.records import CodecConfig
+from latentzip.coding.parts import read_varint, varint
 from latentzip.errors import ContainerError, DataError, ModelError
+from latentzip.tables import sidedata
 from latentzip.tables.csvfile import CsvFormat, Table, format_csv, parse_csv
 from latentzip.tables.model import TableModel
-from latentzip.tables.schema import TableSchema
+from latentzip.tables.plan import BLOCK_ROWS, CodedColumns, TablePlan
 
-__all__ = ["CODEC", "CODEC_TABLE", "compress", "decompress", "decompress_table"]
+__all__ = ["CODEC", "CODEC_TABLE", "Report", "compress", "compress_report", "decompress"]
 
-CODEC = records.CodecId(2, "tables", 1)
+CODEC = records.CodecId(2, "tables", 2)
 CODEC_TABLE = CODEC.id
-_ROWS_PER_BATCH = 4096
-BLOCK_SIZE = 1024  # rows per rANS stream: its index entry and end cost ~0.2 bits per row
+_BLOCKS_PER_BATCH = 16
+_SHA_HEX = 32  # 128 bits of SHA-256
 
 
-def compress(data: bytes | Table, model: TableModel, config: CodecConfig | None = None) -> bytes:
-    """Compress CSV bytes (or a parsed :class:`Table`) with a model trained on such tables.
+@dataclass(frozen=True)
+class Report:
+    """What :func:`compress_report` wrote."""
+
+    mode: str  # "model" or "stored"
+    n_bytes: int  # the container
+    n_rows: int
+    method: str = ""  # stored: xz or zstd
+    why: str = ""  # stored: why not the model
+    model_bytes: int = 0  # embedded model
+    circuit_bytes: int = 0
+    residual_bytes: int = 0
+    side_bytes: int = 0
+
+
+def compress(data: bytes, model: TableModel | None = None, **kwargs) -> bytes:
+    """Compress CSV bytes; see :func:`compress_report`."""
+    return compress_report(data, model, **kwargs)[0]
+
+
+def compress_report(
+    data: bytes,
+    model: TableModel | None = None,
+    *,
+    embed: bool | None = None,
+    safeguard: bool | None = None,
+    progress: bool = False,
+    extra: dict | None = None,
+) -> tuple[bytes, Report]:
+    """Compress CSV bytes: ``(container, report)``.
+
+    Parameters
+    ----------
+    model : TableModel, optional
+        A model trained on tables of this layout. Without one, a model is trained on the file
+        (:meth:`TableModel.for_table`) and embedded.
+    embed : bool, optional
+        Embed the model (default: only when it was trained here).
+    safeguard : bool, optional
+        Also compress the whole file with xz and zstd and store that if it is smaller
+        (default: only when the model was trained here).
+    extra : dict, optional
+        More JSON header fields (a DataFrame's schema: :mod:`.frames`).
 
     Raises
     ------
     DataError
-        The bytes are not a CSV this model can code: not UTF-8, ragged rows, another number
-        of columns, or a value that is not in its column's dictionary.
+        With a model: the bytes are not a CSV of its layout (not UTF-8, other columns, other
+        delimiter or header). Without one, any bytes compress (stored if not a table).
 
     Examples
     --------
-    >>> from latentzip.circuits import HCLTConfig
-    >>> raw = b"".join(b'%d,"x, %d"\\r\\n' % (i % 4, i % 3) for i in range(50))
-    >>> model = TableModel(HCLTConfig.quick(epochs=1, full_batch_epochs=0))
-    >>> model = model.fit(parse_csv(raw), progress=False)
-    >>> decompress(compress(raw, model), model) == raw
-    True
+    >>> raw = b"".join(b'%d,"x, %d",%d.5\\n' % (i % 4, i % 3, i) for i in range(300))
+    >>> blob, report = compress_report(raw)
+    >>> decompress(blob) == raw, len(blob) < len(raw) / 4, report.mode in ("model", "stored")
+    (True, True, True)
     """
-    cfg = config or CodecConfig(block_size=BLOCK_SIZE, batch_size=_ROWS_PER_BATCH)
-    schema = _schema(model)
-    if isinstance(data, Table):
-        table, raw = data, format_csv(data)
-    else:
-        raw = bytes(data)
-        table = parse_csv(raw, header=schema.header, delimiter=schema.delimiter)
-        if format_csv(table) != raw:  # parse_csv guarantees this; never write a lossy file
-            raise DataError("this CSV cannot be restored exactly (internal check failed)")
-    if table.format.header != schema.header:
-        raise DataError(
-            f"the table {'has' if table.format.header else 'has no'} header line, the model's "
-            f"tables {'have' if schema.header else 'have none'}"
-        )
-    codes = schema.encode(table)
-    default = CsvFormat().to_json()
-    meta: dict = {
-        "kind": "csv",
-        "format": {k: v for k, v in table.format.to_json().items() if v != default[k]},
-        "n_columns": table.n_columns,
-        "n_rows": table.n_rows,
-        "sha256": hashlib.sha256(raw).hexdigest(),
-    }
-    if table.header is not None:
-        meta["header"] = list(table.header)
-    if schema.fallback:
-        meta["fallback"] = {str(j): _pack(list(table.columns[j])) for j in schema.fallback}
-    if table.verbatim:
-        meta["verbatim"] = _pack({str(i): t for i, t in table.verbatim.items()})
-    enc = records.Encoder(
-        model.coding_model(),
-        CODEC,
-        cfg,
-        meta,
-        extra={"schema_fingerprint": schema.fingerprint[:16]},
-        model_meta={"table": schema.to_json()},
+    raw = bytes(data)
+    own = model is None
+    embed = own if embed is None else embed
+    safeguard = own if safeguard is None else safeguard
+    with ThreadPoolExecutor(1) as pool:  # xz/zstd release the GIL: they run beside training
+        fallback = pool.submit(general.pack, raw, (general.XZ, general.ZSTD)) if safeguard else None
+        try:
+            table = _parse(raw, model)
+            if own and table.n_rows == 0:
+                raise DataError("the table has no data rows")
+        except DataError as exc:
+            if not own:
+                raise
+            packed = fallback.result() if fallback else general.pack(raw, (general.XZ,))
+            return _stored(raw, packed, f"not a table it can model: {exc}", extra)
+        if own:
+            model = TableModel.for_table(table).fit(table, progress=progress)
+        blob, report = _learned(raw, table, model, embed, extra)
+        if fallback is not None:
+            stored = _stored(raw, fallback.result(), "the general compressor is smaller", extra)
+            if len(stored[0]) < len(blob):
+                return stored
+    return blob, report
+
+
+def _parse(raw: bytes, model: TableModel | None) -> Table:
+    if model is None:
+        return parse_csv(raw)
+    plan = _plan(model)
+    table = parse_csv(raw, header=plan.header, delimiter=plan.delimiter)
+    plan.check(table)
+    return table
+
+
+def _plan(model: TableModel):
+    if not isinstance(model, TableModel) or not hasattr(model, "plan_"):
+        raise ModelError("expected a fitted TableModel (a model trained on a table)")
+    return model.plan_
+
+
+def _stored(raw: bytes, packed: bytes, why: str, extra: dict | None) -> tuple[bytes, Report]:
+    header = {**(extra or {}), "mode": "stored", "n_bytes": len(raw), "sha": _sha(raw)}
+    if not why.startswith("the general"):
+        header["why"] = why[:200]
+    blob = container.pack(CODEC.id, CODEC.version, header, [(packed, 0, zlib.crc32(raw))])
+    return blob, Report("stored", len(blob), 0, general.method_of(packed), why)
+
+
+def _sha(raw: bytes) -> str:
+    return hashlib.sha256(raw).hexdigest()[:_SHA_HEX]
+
+
+def _learned(
+    raw: bytes, table: Table, model: TableModel, embed: bool, extra: dict | None
+) -> tuple[bytes, Report]:
+    plan = _plan(model)
+    coder = model.coding_model()
+    block = BLOCK_ROWS if coder is None else min(BLOCK_ROWS, records.max_block(coder))
+    coded = plan.encode(table, block)
+    side = sidedata.encode(
+        sidedata.SideData(table.header, table.verbatim, coded.exceptions, coded.text)
     )
-    if len(codes):
-        enc.add(codes)
-    else:
-        enc.add_records([], (codes.shape[1],), np.dtype(np.int64).str)
-    return enc.finish(allow_empty=True)
+    recs = [(side, 0, zlib.crc32(side))]
+    sizes = [0, 0]
+    if coder is not None:
+        for payload, m, check, split in _encode_blocks(plan, coder, coded, block):
+            recs.append((payload, m, check))
+            sizes[0] += split
+            sizes[1] += len(payload) - split
+    default = CsvFormat().to_json()
+    header = {
+        **(extra or {}),
+        "mode": "model",
+        "n_rows": table.n_rows,
+        "n_columns": table.n_columns,
+        "block_rows": block,
+        "format": {k: v for k, v in table.format.to_json().items() if v != default[k]},
+        "n_bytes": len(raw),
+        "sha": _sha(raw),
+        "model_fingerprint": model.fingerprint,
+    }
+    embedded = None
+    if embed and coder is not None:
+        embedded = model.to_bytes()
+    elif embed:  # every column is text: the plan is the whole model
+        header["plan"] = plan.to_json()
+    blob = container.pack(CODEC.id, CODEC.version, header, recs, embedded)
+    report = Report(
+        "model", len(blob), table.n_rows, model_bytes=len(embedded or b""),
+        circuit_bytes=sizes[0], residual_bytes=sizes[1], side_bytes=len(side),
+    )  # fmt: skip
+    return blob, report
 
 
-def decompress_table(blob: bytes, model: TableModel | None = None) -> Table:
-    """The :class:`Table` of a container made by :func:`compress` (model optional if embedded)."""
-    return _decode(container.unpack(blob), model)[0]
+def _encode_blocks(plan, coder, coded: CodedColumns, block: int):
+    """(payload, rows, check, circuit bytes) of each block of rows."""
+    n = len(coded.symbols)
+    step = block * _BLOCKS_PER_BATCH
+    for lo in range(0, n, step):
+        sym = coded.symbols[lo : lo + step]
+        circuit = records.encode_blocks(coder, sym, block)
+        for b, (stream, m, _) in enumerate(circuit):
+            rows = slice(lo + b * block, lo + b * block + m)
+            uniform = _encode_residuals(plan, coded.symbols[rows], coded.offsets[rows])
+            head = varint(len(stream))
+            check = _check(coded.symbols[rows], coded.offsets[rows])
+            yield head + stream + uniform, m, check, len(head) + len(stream)
 
 
+def _encode_residuals(plan, symbols: np.ndarray, offsets: np.ndarray) -> bytes:
+    widths = plan.residual_widths(symbols)
+    coded = widths > 1
+    if not coded.any():
+        return b""
+    digits, sizes = rans.split_digits(offsets[coded], widths[coded])
+    return rans.encode_uniform(digits, sizes)
+
+
+def _check(symbols: np.ndarray, offsets: np.ndarray) -> int:
+    start = records.content_check(symbols)
+    return zlib.crc32(np.ascontiguousarray(offsets, "<i8").tobytes(), start)
+
+
+# ----------------------------------------------------------------------------- decoding
 def decompress(blob: bytes, model: TableModel | None = None) -> bytes:
-    """Exact inverse of :func:`compress`: the CSV bytes, checked against their SHA-256."""
+    """Exact inverse of :func:`compress` (the model only if it was not embedded)."""
     return restore_bytes(container.unpack(blob), model)
 
 
 def restore_bytes(c: container.Container, model: TableModel | None = None) -> bytes:
     """The CSV bytes of a parsed container, checked against their SHA-256."""
-    table, wanted = _decode(c, model)
-    raw = format_csv(table)
-    if hashlib.sha256(raw).hexdigest() != wanted:
+    if c.codec != CODEC.id or c.codec_version != CODEC.version:
+        raise ContainerError(
+            f"expected a tables container (codec {CODEC.id}, version {CODEC.version}), found "
+            f"codec {c.codec} version {c.codec_version}"
+        )
+    h = Fields(c.header, "container header")
+    budget = limits.memory_budget(len(c.blob))
+    n_bytes = h.int("n_bytes", 0, 2**62)
+    limits.check_claim(n_bytes, budget, "the restored file", "")
+    if h.str("mode", ("model", "stored")) == "stored":
+        if len(c.index) != 1:
+            raise ContainerError("a stored table holds exactly one record")
+        raw = general.unpack(c.record(0), n_bytes, "stored file")
+        if zlib.crc32(raw) != c.index[0].check:
+            raise ContainerError("stored file: decoded data fails its check (corrupted)")
+    else:
+        raw = format_csv(_decode_table(c, h, model, budget))
+    if len(raw) != n_bytes or _sha(raw) != h.str("sha", max_len=64):
         raise ContainerError("the restored CSV does not match the original's SHA-256")
     return raw
 
 
-def _decode(c: container.Container, model: TableModel | None) -> tuple[Table, str]:
+def decompress_table(blob: bytes, model: TableModel | None = None) -> Table:
+    """The :class:`Table` of a learned container (not of a stored one: use decompress)."""
+    c = container.unpack(blob)
+    h = Fields(c.header, "container header")
+    if h.str("mode", ("model", "stored")) != "model":
+        raise ContainerError("this table was stored by a general compressor: use decompress")
+    return _decode_table(c, h, model, limits.memory_budget(len(c.blob)))
+
+
+def _decode_table(c, h: Fields, model: TableModel | None, budget: int) -> Table:
+    model = _resolve_model(c, h, model)
+    plan = model.plan_
+    coder = model.coding_model()
+    n = h.int("n_rows", 0, 2**40)
+    n_columns = h.int("n_columns", 1, 2**14)
+    block = h.int("block_rows", 1, BLOCK_ROWS)
+    if n_columns != len(plan.columns):
+        raise ContainerError("the container's columns do not match the model")
+    width = len(plan.modelled) + len(plan.numbers) + n_columns
+    limits.check_claim(64 * n * width, budget, f"decoding {n} rows")
+    n_blocks = -(-n // block) if coder is not None else 0
+    if len(c.index) != 1 + n_blocks or c.index[0].n_samples != 0:
+        raise ContainerError(f"{len(c.index)} records for {n} rows in blocks of {block}")
+    for i, e in enumerate(c.index[1:]):
+        if e.n_samples != min(block, n - i * block):
+            raise ContainerError(f"record {i + 1}: {e.n_samples} rows, expected a full block")
+    try:
+        fmt = CsvFormat.from_json({**CsvFormat().to_json(), **h.obj("format").data})
+    except (DataError, TypeError) as exc:
+        raise ContainerError(f"invalid table format in the container ({exc})") from exc
+    side_raw = c.record(0)
+    if zlib.crc32(side_raw) != c.index[0].check:
+        raise ContainerError("record 0: fails its check")
+    side = sidedata.decode(side_raw, n, n_columns, budget)
+    if (side.header is not None) != fmt.header or set(side.text) != {
+        j for j, col in enumerate(plan.columns) if col.role == "text"
+    }:
+        raise ContainerError("the container's header or text columns do not match the model")
+    symbols = np.zeros((n, len(plan.modelled)), np.int64)
+    offsets = np.zeros((n, len(plan.numbers)), np.int64)
+    if coder is not None:
+        _decode_blocks(c, plan, coder, block, symbols, offsets)
+    coded = CodedColumns(symbols, offsets, side.exceptions, side.text)
+    try:
+        columns = plan.decode(coded, block)
+    except DataError as exc:
+        raise ContainerError(str(exc)) from exc
+    return Table(columns, side.header, fmt, side.verbatim)
+
+
+def _resolve_model(c, h: Fields, model: TableModel | None) -> TableModel:
+    if model is None and c.model is None and h.has("plan"):
+        try:
+            model = TableModel.from_plan(TablePlan.from_json(h.obj("plan").data))
+        except (ModelError, DataError) as exc:
+            raise ContainerError(f"the container's column plan is invalid ({exc})") from exc
     if model is None:
         if c.model is None:
             raise ContainerError("this container has no embedded model: pass the model")
-        circuit, model_meta = modelfile.from_bytes(c.model, "embedded model")
-        if "table" not in model_meta:
-            raise ContainerError("the embedded model has no table schema")
-        model = TableModel.from_parts(circuit, model_meta)
-    schema = _schema(model)
-    head = Fields(c.header, "container header")
-    if schema.fingerprint[:16] != head.str("schema_fingerprint", max_len=64):
-        raise ContainerError("wrong model: the container was made with other column dictionaries")
-    decoder = records.Decoder(c, CODEC, model.coding_model())
-    meta, budget = decoder.layout.meta, limits.memory_budget(len(c.blob))
-    n = meta.int("n_rows", 0, 2**40)
-    n_columns = meta.int("n_columns", 1, len(schema.columns))
-    if n_columns != len(schema.columns) or decoder.shape != (len(schema.modelled),):
-        raise ContainerError("the container's columns do not match the model")
-    try:
-        fmt = CsvFormat.from_json(meta.obj("format").data)
-    except (DataError, TypeError) as exc:
-        raise ContainerError(f"invalid table format in the container ({exc})") from exc
-    fallback_f = meta.obj("fallback", {})
-    fallback = {}
-    for key in fallback_f.data:
-        cells = _unpack(fallback_f.str(key, max_len=budget), budget, f"column {key}")
-        if (
-            not key.isdigit()
-            or not isinstance(cells, list)
-            or not all(isinstance(x, str) for x in cells)
-        ):
-            raise ContainerError(f"invalid fallback column {key!r} in the container")
-        fallback[int(key)] = tuple(cells)
-    verbatim = _unpack(meta.str("verbatim", max_len=budget, default=""), budget, "verbatim lines")
-    if not isinstance(verbatim, dict) or not all(
-        k.isdigit() and int(k) <= n + 1 and isinstance(t, str) for k, t in verbatim.items()
-    ):
-        raise ContainerError("invalid verbatim lines in the container")
-    header = tuple(meta.strs("header", n_columns)) if meta.has("header") else None
-    if set(fallback) != set(schema.fallback) or (header is not None) != fmt.header:
-        raise ContainerError("the container's columns or header do not match the model")
-    codes = decoder.read_all()
-    if len(codes) != n:
-        raise ContainerError(f"decoded {len(codes)} rows, the header says {n}")
-    try:
-        columns = schema.decode(codes, fallback)
-    except DataError as exc:
-        raise ContainerError(str(exc)) from exc
-    verbatim = {int(i): t for i, t in verbatim.items()}
-    return Table(columns, header, fmt, verbatim), meta.str("sha256", max_len=64)
+        circuit, meta = modelfile.from_bytes(c.model, "embedded model")
+        try:
+            model = TableModel.from_parts(circuit, meta, "embedded model")
+        except ModelError as exc:
+            raise ContainerError(str(exc)) from exc
+    _plan(model)
+    wanted = h.str("model_fingerprint", max_len=128)
+    if model.fingerprint != wanted:
+        raise ContainerError(
+            f"wrong model: the container was made with model {wanted[:16]}, this model is "
+            f"{model.fingerprint[:16]}"
+        )
+    return model
 
 
-def _schema(model: TableModel) -> TableSchema:
-    schema = getattr(model, "schema_", None)
-    if not isinstance(schema, TableSchema):
-        raise ModelError("expected a fitted TableModel (a model trained on a table)")
-    return schema
+def _decode_blocks(c, plan, coder, block: int, symbols: np.ndarray, offsets: np.ndarray) -> None:
+    ids = list(range(1, len(c.index)))
+    for start in range(0, len(ids), _BLOCKS_PER_BATCH):
+        batch = ids[start : start + _BLOCKS_PER_BATCH]
+        parts, labels = [], [f"record {i}" for i in batch]
+        for i, label in zip(batch, labels, strict=True):
+            payload = c.record(i)
+            size, pos = read_varint(payload, 0, label)
+            if pos + size > len(payload):
+                raise ContainerError(f"{label}: the circuit stream runs past the record")
+            parts.append((payload[pos : pos + size], payload[pos + size :]))
+        sym = records.decode_unchecked(
+            coder, [(p, c.index[i].n_samples) for i, (p, _) in zip(batch, parts, strict=True)],
+            labels,
+        )  # fmt: skip
+        row = 0
+        for i, (_, uniform), label in zip(batch, parts, labels, strict=True):
+            m = c.index[i].n_samples
+            lo = (i - 1) * block
+            s = sym[row : row + m]
+            symbols[lo : lo + m] = s
+            offsets[lo : lo + m] = _decode_residuals(plan, s, uniform, label)
+            if _check(s, offsets[lo : lo + m]) != c.index[i].check:
+                raise ContainerError(f"{label}: decoded data fails its check (corrupted record)")
+            row += m
 
 
-def _pack(obj) -> str:
-    data = json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
-    return base64.b64encode(lzma.compress(data, preset=9)).decode()
+def _decode_residuals(plan, symbols: np.ndarray, payload: bytes, label: str) -> np.ndarray:
+    widths = plan.residual_widths(symbols)
+    out = np.zeros(widths.shape, np.int64)
+    coded = widths > 1
+    if not coded.any():
+        if payload:
+            raise ContainerError(f"{label}: residual bytes where none are coded")
+        return out
+    sizes = rans.digit_sizes(widths[coded])
+    digits = rans.decode_uniform(payload, sizes[sizes > 0], label=f"{label} residuals")
+    out[coded] = rans.join_digits(digits, widths[coded])
+    return out
 
 
-def _unpack(text: str, budget: int, what: str):
-    if not text:
-        return {}
-    try:
-        data = base64.b64decode(text, validate=True)
-    except ValueError as exc:
-        raise ContainerError(f"{what}: not valid base64") from exc
-    text = limits.inflate_lzma(data, budget // 4, what)  # joined, it may briefly take twice
-    return limits.parse_json(text, what, budget // 2)
+def describe(c: container.Container) -> list[tuple[str, str]]:
+    """What ``latentzip info`` shows of a table container."""
+    h = Fields(c.header, "header")
+    n_bytes = h.int("n_bytes", 0)
+    ratio = f"{n_bytes / len(c.blob):.2f}x" if c.blob else "n/a"
+    if h.str("mode", ("model", "stored")) == "stored":
+        why = h.str("why", max_len=400, default="the general compressor was smaller")
+        method = general.method_of(c.record(0)[:1]) if c.index else "?"
+        return [
+            ("content", f"CSV file of {n_bytes} bytes, stored by {method} ({why})"),
+            ("ratio", ratio),
+        ]
+    rows = h.int("n_rows", 0)
+    model = "embedded" if c.model is not None else "separate"
+    model += f", {len(c.model)} bytes" if c.model else ""
+    return [
+        ("content", f"CSV table: {rows} rows x {h.int('n_columns', 0)} columns, {n_bytes} bytes"),
+        ("model", f"{model}, fingerprint {h.str('model_fingerprint', max_len=128)[:16]}"),
+        ("blocks", f"up to {h.int('block_rows', 1)} rows per record"),
+        ("bits/row", f"{8 * len(c.blob) / rows:.2f}" if rows else "n/a (no rows)"),
+        ("ratio", ratio),
+    ]

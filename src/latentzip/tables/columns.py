@@ -11,7 +11,10 @@ The codec's ``kind`` says what the value of a present cell is:
 kind          canonical cells                             value
 ============  ==========================================  ====================================
 ``integer``   ``-12``, ``0``, ``345`` (int64)             the number
-``decimal``   ``12.30``, ``-0.05`` (``scale`` digits)     the mantissa, ``cell * 10**scale``
+``decimal``   ``12.30``, ``-0.05`` (``scale`` digits;        the mantissa, ``cell * 10**scale``
+              ``trim``: ``12.3``, ``40.0``, trailing
+              zeros dropped down to one, as pandas
+              and Python write floats)
 ``datetime``  ``2013-01-02 10:30:00`` (one ``layout``)    the layout's units since 1970-01-01
 ``category``  one of ``categories``                       its index
 ``text``      none: every present cell is an exception   0
@@ -53,6 +56,8 @@ _EPOCH = date(1970, 1, 1).toordinal()
 # Bounded lengths keep int() off long strings; the range is checked after.
 _INTEGER = re.compile(r"-?[0-9]{1,19}")
 _DECIMAL = re.compile(r"-?([0-9]{1,19})\.([0-9]{1,18})")
+_INTEGER_PARTS = re.compile(r"-?([0-9]{1,19})()")
+TRIMS = ("", "python", "r")
 
 _DATES = ("%Y-%m-%d", "%Y/%m/%d", "%m/%d/%Y", "%d/%m/%Y", "%d.%m.%Y")
 _CLOCKS = ("%H:%M", "%H:%M:%S", *(f"%H:%M:%S.%{k}f" for k in range(1, 10)))
@@ -153,6 +158,11 @@ class ColumnCodec:
         One of :data:`KINDS`.
     scale : int
         Fraction digits of a ``decimal`` column (1..18); 0 for the other kinds.
+    trim : str
+        How a ``decimal`` column writes its values: ``""`` with ``scale`` digits; ``"python"``
+        without trailing fraction zeros, keeping one digit (``39.9``, ``40.0``: how Python and
+        pandas write floats); ``"r"`` without them nor a bare point (``39.9``, ``40``: how R
+        and JavaScript write numbers).
     layout : str
         A ``datetime`` column's layout, one of :data:`LAYOUTS`; ``""`` for the other kinds.
     categories : tuple of str
@@ -176,6 +186,7 @@ class ColumnCodec:
 
     kind: str
     scale: int = 0
+    trim: str = ""
     layout: str = ""
     categories: tuple[str, ...] = ()
     missing_tokens: tuple[str, ...] = MISSING_TOKENS
@@ -194,6 +205,8 @@ class ColumnCodec:
         want_scale = self.kind == "decimal"
         if type(self.scale) is not int or (1 <= self.scale <= MAX_SCALE) != want_scale:
             raise bad(f"scale {self.scale!r} is not usable for a {self.kind} column")
+        if self.trim not in TRIMS or (self.trim and self.kind != "decimal"):
+            raise bad(f"trim {self.trim!r} is not usable for a {self.kind} column")
         if self.kind == "datetime" and self.layout not in LAYOUTS:
             raise bad(f"unknown datetime layout {self.layout!r}")
         if self.kind != "datetime" and self.layout != "":
@@ -222,9 +235,12 @@ class ColumnCodec:
             value = int(cell) if _INTEGER.fullmatch(cell) else None
         elif kind == "decimal":
             m = _DECIMAL.fullmatch(cell)
-            if m is None or len(m.group(2)) != self.scale:
+            if m is None and self.trim == "r":
+                m = _INTEGER_PARTS.fullmatch(cell)
+            if m is None or len(m[2]) > self.scale or (len(m[2]) < self.scale and not self.trim):
                 return None
-            value = int(m.group(1) + m.group(2)) * (-1 if cell[0] == "-" else 1)
+            digits = m[1] + m[2].ljust(self.scale, "0")
+            value = int(digits) * (-1 if cell[0] == "-" else 1)
         elif kind == "datetime":
             value = _parse_datetime(cell, self.layout)
         else:
@@ -239,7 +255,11 @@ class ColumnCodec:
             return str(value)
         if self.kind == "decimal":
             whole, frac = divmod(abs(value), 10**self.scale)
-            return f"{'-' if value < 0 else ''}{whole}.{frac:0{self.scale}d}"
+            text = f"{frac:0{self.scale}d}"
+            if self.trim:
+                text = text.rstrip("0") or ("0" if self.trim == "python" else "")
+            sign = "-" if value < 0 else ""
+            return f"{sign}{whole}.{text}" if text else f"{sign}{whole}"
         if self.kind == "datetime":
             return _render_datetime(value, self.layout)
         if self.kind == "category" and 0 <= value < len(self.categories):
@@ -302,6 +322,8 @@ class ColumnCodec:
         d: dict = {"kind": self.kind, "missing_tokens": list(self.missing_tokens)}
         if self.kind == "decimal":
             d["scale"] = self.scale
+            if self.trim:
+                d["trim"] = self.trim
         if self.kind == "datetime":
             d["layout"] = self.layout
         if self.kind == "category":
@@ -316,6 +338,7 @@ class ColumnCodec:
             return cls(
                 f.str("kind", choices=KINDS),
                 scale=f.int("scale", 0, MAX_SCALE, default=0),
+                trim=f.str("trim", TRIMS, default=""),
                 layout=f.str("layout", max_len=64, default=""),
                 categories=tuple(f.strs("categories", 2**24, default=[])),
                 missing_tokens=tuple(f.strs("missing_tokens", MAX_TOKENS)),
@@ -388,11 +411,17 @@ def infer_column(
 def _candidates(present: dict[str, int], budget: float, tokens: tuple[str, ...]):
     """Numeric/datetime codecs worth checking: integer, the voted decimal and datetime."""
     yield ColumnCodec("integer", missing_tokens=tokens)
-    scales = _tally(present, budget, lambda c: (m := _DECIMAL.fullmatch(c)) and len(m[2]))
-    if scales is not None and scales[0]:
-        votes = scales[0]
-        scale = max(votes, key=lambda s: (votes[s], -s))
-        yield ColumnCodec("decimal", scale=scale, missing_tokens=tokens)
+    digits = _tally(present, budget, _fraction_digits)
+    if digits is not None and any(digits[0]):
+        votes = digits[0]
+        fixed = {k: v for k, v in votes.items() if k}
+        if fixed:
+            scale = max(fixed, key=lambda s: (fixed[s], -s))
+            yield ColumnCodec("decimal", scale=scale, missing_tokens=tokens)
+        if len(fixed) > 1:  # floats written shortest: 39.9, 40.0, 39.02
+            yield ColumnCodec("decimal", scale=max(fixed), trim="python", missing_tokens=tokens)
+        if 0 in votes:  # ... and without a bare point: 39.9, 40
+            yield ColumnCodec("decimal", scale=max(votes), trim="r", missing_tokens=tokens)
     shapes = _tally(present, budget, lambda c: (m := _DT_SHAPE.fullmatch(c)) and _shape(m))
     if shapes is not None and shapes[0]:
         votes = shapes[0]
@@ -402,6 +431,14 @@ def _candidates(present: dict[str, int], budget: float, tokens: tuple[str, ...])
         for d in _DATES:  # MM/DD/YYYY before DD/MM/YYYY
             if d.startswith("%Y") == (ys is not None) and (ys or ds) in d:
                 yield ColumnCodec("datetime", layout=d + time, missing_tokens=tokens)
+
+
+def _fraction_digits(cell: str) -> int | None:
+    """Fraction digits of a plain number cell (0 for an integer), None for other cells."""
+    m = _DECIMAL.fullmatch(cell)
+    if m is not None:
+        return len(m[2])
+    return 0 if _INTEGER.fullmatch(cell) else None
 
 
 def _shape(m: re.Match) -> tuple:

@@ -26,6 +26,7 @@ import csv
 import io
 import re
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -185,8 +186,9 @@ def parse_csv(
     Raises
     ------
     DataError
-        Not UTF-8, empty, rows of different lengths, bare ``\\r`` line endings, a quote
-        that is never closed, more than :data:`MAX_COLUMNS` columns.
+        Not UTF-8, empty, bare ``\\r`` line endings, a quote that is never closed, more than
+        :data:`MAX_COLUMNS` columns. Ragged rows are not an error: the table takes the most
+        common row length and keeps the other rows verbatim.
 
     Examples
     --------
@@ -221,14 +223,11 @@ def parse_csv(
     term = "\r\n" if ended and 2 * crlf >= len(ended) else "\n"
     if all(len(rec) <= 1 for rec in records):  # one column: an empty line is a missing value
         records = [rec or [""] for rec in records]
-    width = len(records[0])
-    for i, rec in enumerate(records):
-        if len(rec) != width:
-            line = 1 + sum(raw_text.count("\n") for raw_text in raws[:i])
-            raise DataError(
-                f"{source}: line {line} has {len(rec)} fields, the first line has {width} "
-                "(ragged rows)"
-            )
+    # ragged rows: the most common width wins; the others are padded (or cut) to it and kept
+    # verbatim below, since the canonical writer cannot give them back
+    lengths = Counter(len(rec) for rec in records)
+    width = max(lengths, key=lambda w: (w > 0, lengths[w], w == len(records[0])))
+    records = [rec if len(rec) == width else (rec + [""] * width)[:width] for rec in records]
     has_header = _guess_header(records) if header is None else bool(header)
     quoting, verbatim = _best_quoting(records, raws, delimiter, term, final_newline)
     fmt = CsvFormat(delimiter, term, quoting, has_header, final_newline, bom)

@@ -1,9 +1,11 @@
-"""An HCLT over the categorical columns of a table, with the dictionaries that define its codes."""
+"""A table's model: the column plan and an HCLT over its circuit variables."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -12,27 +14,60 @@ from latentzip.circuits.hclt import HCLT, HCLTConfig
 from latentzip.coding import modelfile
 from latentzip.errors import DataError, ModelError
 from latentzip.tables.csvfile import Table
-from latentzip.tables.schema import TableConfig, TableSchema
+from latentzip.tables.plan import BLOCK_ROWS, PlanConfig, TablePlan
 
-__all__ = ["TableModel"]
+__all__ = ["TableModel", "config_for_rows"]
+
+
+@dataclass(frozen=True)
+class _Sizes:
+    k: int
+    leaf_bits: int
+    max_bins: int
+    max_categories: int
+
+
+# rows -> sizes; a model embedded in a file is paid for, so small tables get few latent
+# states, few bins and coarse leaf tables
+_BY_ROWS = (
+    (200_000, _Sizes(16, 16, 256, 4096)),
+    (20_000, _Sizes(8, 14, 128, 1024)),
+    (2_000, _Sizes(4, 12, 32, 256)),
+    (0, _Sizes(2, 10, 16, 64)),
+)
+
+
+def config_for_rows(
+    n_rows: int, base: HCLTConfig | None = None
+) -> tuple[HCLTConfig, PlanConfig, int]:
+    """(circuit config, plan config, leaf bits) sized to a table the model will live inside."""
+    sizes = next(s for rows, s in _BY_ROWS if n_rows >= rows)
+    base = base or HCLTConfig.quick()
+    epochs = 6 if n_rows >= 20_000 else 10
+    cfg = replace(base, n_latents=sizes.k, epochs=epochs, full_batch_epochs=2,
+                  batch_size=min(1024, max(64, n_rows // 8)))  # fmt: skip
+    plan = PlanConfig(max_bins=sizes.max_bins, max_categories=sizes.max_categories)
+    return cfg, plan, sizes.leaf_bits
 
 
 class TableModel:
-    """Learns column dictionaries (:class:`TableSchema`) and an HCLT over the coded columns.
+    """Learns a :class:`~latentzip.tables.plan.TablePlan` and an HCLT over its variables.
 
     Parameters
     ----------
     config : HCLTConfig, optional
-        Hyperparameters of the circuit (K, epochs, ...).
-    table_config : TableConfig, optional
-        Which columns are modelled and which fall back to a general compressor.
+        The circuit's hyperparameters (K, epochs, ...).
+    plan_config : PlanConfig, optional
+        Bins, categories, exceptions of the column plan.
+    leaf_bits : int
+        Precision of the integer model's leaf tables (8..20): coarser tables are smaller
+        files, which matters when the model is embedded.
 
     Attributes
     ----------
-    schema_ : TableSchema
-        Column names, dictionaries (value <-> code) and fallback columns.
-    hclt_ : HCLT
-        The circuit over the modelled columns (``schema_.modelled``), with per-variable C.
+    plan_ : TablePlan
+    hclt_ : HCLT or None
+        The circuit over the plan's modelled columns (None when every column is text).
 
     Examples
     --------
@@ -40,13 +75,25 @@ class TableModel:
     >>> rows = b"".join(b"%d,%s\\n" % (i % 3, b"ab"[i % 2 : i % 2 + 1]) for i in range(60))
     >>> t = parse_csv(rows)
     >>> model = TableModel(HCLTConfig.quick(epochs=1, full_batch_epochs=0)).fit(t, progress=False)
-    >>> model.schema_.n_categories.tolist(), bool(model.score(t) < 0)
-    ([3, 2], True)
+    >>> [c.role for c in model.plan_.columns], bool(model.score(t) < 0)
+    (['number', 'category'], True)
     """
 
-    def __init__(self, config: HCLTConfig | None = None, table_config: TableConfig | None = None):
+    def __init__(
+        self,
+        config: HCLTConfig | None = None,
+        plan_config: PlanConfig | None = None,
+        leaf_bits: int = 20,
+    ):
         self.config = config or HCLTConfig()
-        self.table_config = table_config or TableConfig()
+        self.plan_config = plan_config or PlanConfig()
+        self.leaf_bits = leaf_bits
+
+    @classmethod
+    def for_table(cls, table: Table) -> TableModel:
+        """A model sized for embedding in the file of ``table`` (:func:`config_for_rows`)."""
+        cfg, plan_cfg, bits = config_for_rows(table.n_rows)
+        return cls(cfg, plan_cfg, bits)
 
     def fit(
         self,
@@ -54,131 +101,134 @@ class TableModel:
         *,
         valid: Table | None = None,
         patience: int | None = None,
-        schema: TableSchema | None = None,
+        plan: TablePlan | None = None,
         progress: bool = True,
         engine=None,
         device: str | None = None,
     ) -> TableModel:
-        """Infer the schema from ``table`` (unless given) and train the circuit on it.
+        """Learn the plan from ``table`` (unless given) and train the circuit on it.
 
-        Parameters
-        ----------
-        table : Table
-            Training rows; the dictionaries are learned from them unless ``schema`` is given.
-        valid : Table, optional
-            Held-out rows: the epoch with the best validation log-likelihood is kept (see
-            :meth:`HCLT.fit`); its values must be in the dictionaries.
-        patience : int, optional
-            Stop after this many epochs without a better validation log-likelihood.
-        schema : TableSchema, optional
-            Known dictionaries, e.g. ``TableSchema.categorical(D, ("0", "1"))`` for binary data
-            whose training split may lack a value.
-        progress : bool
-            Show progress bars.
-        engine, device
-            The EM engine (see :meth:`HCLT.fit`).
+        ``valid`` rows keep the epoch with the best validation likelihood (see
+        :meth:`HCLT.fit`), ``engine``/``device`` choose the EM engine.
         """
-        schema = schema or TableSchema.infer(table, self.table_config)
-        if not schema.modelled:
-            reasons = "; ".join(
-                f"{schema.describe(j)}: {schema.columns[j].reason}" for j in schema.fallback
-            )
-            raise DataError(f"no column can be modelled ({reasons})")
-        codes = schema.encode(table)
-        if len(codes) == 0:
-            raise DataError("the table has no data rows")
-        valid_codes = schema.encode(valid) if valid is not None else None
+        plan = plan or TablePlan.fit(table, self.plan_config)
+        self.plan_, self.hclt_ = plan, None
+        if not plan.modelled:
+            return self
+        codes = plan.encode(table, BLOCK_ROWS).symbols
+        valid_codes = None
+        if valid is not None:
+            valid_codes = plan.encode(valid, BLOCK_ROWS).symbols
         self.hclt_ = HCLT(self.config).fit(
-            codes,
-            schema.n_categories,
-            valid=valid_codes,
-            patience=patience,
-            progress=progress,
-            engine=engine,
-            device=device,
-        )
-        self.schema_ = schema
+            codes, plan.n_categories, valid=valid_codes, patience=patience, progress=progress,
+            engine=engine, device=device,
+        )  # fmt: skip
         return self
 
-    def _check_fitted(self):
-        if not hasattr(self, "schema_"):
+    def _check_fitted(self) -> TableModel:
+        if not hasattr(self, "plan_"):
             raise ModelError("this TableModel is not fitted yet; call fit(table) first")
         return self
 
-    @property
-    def circuit_(self):
-        """The float circuit (absent when the model was loaded from a coding-model file)."""
-        if not hasattr(self, "hclt_"):
-            raise ModelError("this table model holds only its integer coding model")
-        return self.hclt_.circuit_
+    def coding_model(self):
+        """The integer model over the plan's variables (None when every column is text)."""
+        self._check_fitted()
+        if getattr(self, "_coding", None) is not None:
+            return self._coding
+        if self.hclt_ is None:
+            return None
+        from latentzip.circuits.quantised import QuantisedCircuit
+
+        # every symbol stays codable: rows of other files may hold what training did not
+        self._coding = QuantisedCircuit.from_circuit(
+            self.hclt_.circuit_, self.leaf_bits, leaf_floor=True
+        )
+        return self._coding
 
     @property
     def fingerprint(self) -> str:
-        return self.coding_model().fingerprint
+        """SHA-256 of the coding model's fingerprint and the column plan."""
+        coder = self.coding_model()
+        h = hashlib.sha256(coder.fingerprint.encode() if coder is not None else b"no-circuit")
+        h.update(json.dumps(self.plan_.to_json(), sort_keys=True).encode())
+        return h.hexdigest()
 
     def score_samples(self, table: Table) -> np.ndarray:
-        """Log-likelihood (nats) of each row's modelled columns, shape (n,): exact for the
-        float model, the exact coding cost for an integer one."""
-        codes = self._check_fitted().schema_.encode(table)
-        if hasattr(self, "hclt_"):
+        """log-likelihood (nats) of each row's circuit variables (residuals not included)."""
+        self._check_fitted()
+        codes = self.plan_.encode(table, BLOCK_ROWS).symbols
+        if self.hclt_ is not None:
             return self.hclt_.score_samples(codes)
-        return self._coding.log_prob(codes)
+        coder = self.coding_model()
+        return coder.log_prob(codes) if coder is not None else np.zeros(len(codes))
 
     def score(self, table: Table) -> float:
-        """Mean log-likelihood (nats) per row."""
         return float(self.score_samples(table).mean())
 
     def bits_per_row(self, table: Table) -> float:
         return -self.score(table) / math.log(2)
 
-    def coding_model(self):
-        """The integer model over the modelled columns: what the coder uses."""
-        self._check_fitted()
-        return self._coding if hasattr(self, "_coding") else self.hclt_.coding_model()
-
+    # ------------------------------------------------------------------ files
     def _meta(self) -> dict:
         return {
             "config": asdict(self.config),
-            "history": getattr(getattr(self, "hclt_", None), "history_", []),
-            "table": self.schema_.to_json(),
-            "table_config": asdict(self.table_config),
+            "table": self.plan_.to_json(),
+            "history": getattr(self.hclt_, "history_", []) if self.hclt_ else [],
         }
 
     def save(self, path: str | Path) -> Path:
-        """Write the float circuit, its training log and the schema (``meta["table"]``)."""
-        return modelfile.save(self.circuit_, path, self._meta())
+        """The float circuit with the plan (the training object)."""
+        if self.hclt_ is None:
+            raise ModelError("this table model has no circuit (every column is text)")
+        return modelfile.save(self.hclt_.circuit_, path, self._meta())
 
     def save_coding_model(self, path: str | Path) -> Path:
-        """Write the integer coding model with the schema: small, what files are made with."""
-        return modelfile.save(self.coding_model(), path, self._meta())
+        """The integer coding model with the plan: small, what files are made with."""
+        coder = self.coding_model()
+        if coder is None:
+            raise ModelError("this table model has no circuit (every column is text)")
+        return modelfile.save(coder, path, self._meta())
+
+    def to_bytes(self) -> bytes:
+        """The coding model file's bytes, compact (what a self-contained container embeds)."""
+        if self.coding_model() is None:
+            raise ModelError("this table model has no circuit (every column is text)")
+        meta = {"table": self.plan_.to_json()}  # no training history: it is paid for
+        return modelfile.to_bytes(self.coding_model(), meta, compact=True)
 
     @classmethod
     def load(cls, path: str | Path) -> TableModel:
-        """Read a model written by :meth:`save` or :meth:`save_coding_model`."""
         model, meta = modelfile.load(path)
         return cls.from_parts(model, meta, str(path))
 
     @classmethod
     def from_parts(cls, model, meta: dict, source: str = "model") -> TableModel:
-        """A fitted model from a (float or integer) circuit and the metadata saved with it."""
+        """A fitted model from a (float or integer) circuit and its metadata."""
         from latentzip.circuits.quantised import QuantisedCircuit
 
         if "table" not in meta:
-            raise ModelError(
-                f"{source}: this model was not trained on a table (no column dictionaries)"
-            )
-        schema = TableSchema.from_json(meta["table"])
+            raise ModelError(f"{source}: this model was not trained on a table (no column plan)")
+        plan = TablePlan.from_json(meta["table"])
         try:
-            table_config = TableConfig(**meta.get("table_config", {}))
             config = HCLTConfig(**meta.get("config", {}))
         except (TypeError, ValueError) as exc:
-            raise ModelError(f"{source}: invalid table settings ({exc})") from exc
-        out = cls(config, table_config)
+            raise ModelError(f"{source}: invalid settings ({exc})") from exc
+        out = cls(config)
+        out.plan_, out.hclt_ = plan, None
         if isinstance(model, QuantisedCircuit):
             out._coding = model
         else:
             out.hclt_ = HCLT.from_circuit(model, meta, source)
-        out.schema_ = schema
-        if not np.array_equal(schema.n_categories, out.coding_model().alphabet_sizes):
-            raise ModelError(f"{source}: the column dictionaries do not match the circuit")
+        coder = out.coding_model()
+        if not np.array_equal(plan.n_categories, coder.alphabet_sizes):
+            raise ModelError(f"{source}: the column plan does not match the circuit")
+        return out
+
+    @classmethod
+    def from_plan(cls, plan: TablePlan) -> TableModel:
+        """A model with no circuit (tables whose columns are all text)."""
+        if plan.modelled:
+            raise DataError("this plan has modelled columns: it needs a circuit")
+        out = cls()
+        out.plan_, out.hclt_ = plan, None
         return out

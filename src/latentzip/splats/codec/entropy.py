@@ -26,6 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from latentzip.coding import ans
+from latentzip.coding.parts import pack_parts, read_varint, unpack_parts, varint
 from latentzip.coding.quantise import from_counts
 from latentzip.errors import ContainerError, DataError
 
@@ -40,54 +41,6 @@ __all__ = [
 
 _DIRECT = 16  # zig-zag values below this are their own token
 _MAX_BITS = 52
-
-
-def varint(n: int) -> bytes:
-    """LEB128 encoding of a non-negative integer."""
-    if n < 0:
-        raise ValueError("varint takes non-negative integers")
-    out = bytearray()
-    while True:
-        byte, n = n & 0x7F, n >> 7
-        out.append(byte | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
-def read_varint(data: bytes, pos: int, what: str = "stream") -> tuple[int, int]:
-    """``(value, new_pos)`` of the LEB128 integer at ``pos``."""
-    value = shift = 0
-    while True:
-        if pos >= len(data) or shift > 63:
-            raise ContainerError(f"{what}: truncated or corrupted integer")
-        byte = data[pos]
-        pos += 1
-        value |= (byte & 0x7F) << shift
-        shift += 7
-        if not byte & 0x80:
-            return value, pos
-
-
-def pack_parts(parts: list[bytes]) -> bytes:
-    """Concatenate byte strings, each preceded by its varint length."""
-    return varint(len(parts)) + b"".join(varint(len(p)) + p for p in parts)
-
-
-def unpack_parts(data: bytes, expected: int, what: str) -> list[bytes]:
-    """Inverse of :func:`pack_parts`; ``expected`` parts or a :class:`ContainerError`."""
-    n, pos = read_varint(data, 0, what)
-    if n != expected:
-        raise ContainerError(f"{what}: {n} parts, expected {expected}")
-    parts = []
-    for _ in range(n):
-        length, pos = read_varint(data, pos, what)
-        if pos + length > len(data):
-            raise ContainerError(f"{what}: truncated")
-        parts.append(data[pos : pos + length])
-        pos += length
-    if pos != len(data):
-        raise ContainerError(f"{what}: {len(data) - pos} unexpected trailing bytes")
-    return parts
 
 
 def _tokens(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
