@@ -38,12 +38,15 @@ _BY_ROWS = (
 
 
 def config_for_rows(
-    n_rows: int, base: HCLTConfig | None = None
+    n_rows: int, base: HCLTConfig | None = None, embedded: bool = True
 ) -> tuple[HCLTConfig, PlanConfig, int]:
-    """(circuit config, plan config, leaf bits) sized to a table the model will live inside."""
+    """(circuit config, plan config, leaf bits) sized to a table: a model embedded in its
+    file is paid for there, a separate one (for later files of the same layout) is not."""
     sizes = next(s for rows, s in _BY_ROWS if n_rows >= rows)
+    if not embedded:
+        sizes = _Sizes(min(32, 2 * sizes.k), 16, 2 * sizes.max_bins, 2 * sizes.max_categories)
     base = base or HCLTConfig.quick()
-    epochs = 6 if n_rows >= 20_000 else 10
+    epochs = (6 if n_rows >= 20_000 else 10) * (1 if embedded else 2)
     cfg = replace(base, n_latents=sizes.k, epochs=epochs, full_batch_epochs=2,
                   batch_size=min(1024, max(64, n_rows // 8)))  # fmt: skip
     plan = PlanConfig(max_bins=sizes.max_bins, max_categories=sizes.max_categories)
@@ -90,9 +93,10 @@ class TableModel:
         self.leaf_bits = leaf_bits
 
     @classmethod
-    def for_table(cls, table: Table) -> TableModel:
-        """A model sized for embedding in the file of ``table`` (:func:`config_for_rows`)."""
-        cfg, plan_cfg, bits = config_for_rows(table.n_rows)
+    def for_table(cls, table: Table, embedded: bool = True) -> TableModel:
+        """A model sized for ``table`` (:func:`config_for_rows`): to embed in its file, or
+        (``embedded=False``) to keep apart for later files of the same layout."""
+        cfg, plan_cfg, bits = config_for_rows(table.n_rows, embedded=embedded)
         return cls(cfg, plan_cfg, bits)
 
     def fit(
