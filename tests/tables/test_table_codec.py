@@ -77,6 +77,22 @@ def test_rows_span_several_blocks_and_deltas_restart():
     assert len(blob) < len(raw) / 4
 
 
+def test_long_tables_decode_chunk_by_chunk():
+    # past 16 blocks of 4096 rows the cells are rebuilt chunk by chunk: exceptions, text,
+    # missing values and a verbatim line on both sides of the chunk boundary come back
+    model = mixed_model()
+    lines = MIXED.split(b"\r\n")[1:-1]
+    rows = [lines[i % len(lines)] for i in range(70_000)]
+    rows[65_535] = rows[65_535].replace(b"Paris", b"Oslo")  # unseen: an exception
+    rows[65_536] = rows[65_536].replace(b"Paris", b"Lima")
+    rows[65_537] = b'"' + rows[65_537].split(b",", 1)[0] + b'",' + rows[65_537].split(b",", 1)[1]
+    raw = MIXED.split(b"\r\n")[0] + b"\r\n" + b"\r\n".join(rows)  # no final newline
+    blob = compress(raw, model)
+    assert decompress(blob, model) == raw
+    table = decompress_table(blob, model)
+    assert table.n_rows == 70_000 and table.columns[1][65_536] == "Lima"
+
+
 def test_other_files_of_the_same_layout():
     model = mixed_model()
     lines = MIXED.split(b"\r\n")

@@ -33,7 +33,7 @@ from latentzip.coding.fields import Fields
 from latentzip.coding.parts import read_varint, varint
 from latentzip.errors import ContainerError, DataError, ModelError
 from latentzip.tables import sidedata
-from latentzip.tables.csvfile import CsvFormat, Table, format_csv, parse_csv
+from latentzip.tables.csvfile import CsvFormat, Table, format_chunks, parse_csv
 from latentzip.tables.model import TableModel
 from latentzip.tables.plan import BLOCK_ROWS, CodedColumns, TablePlan
 
@@ -249,7 +249,8 @@ def restore_bytes(c: container.Container, model: TableModel | None = None) -> by
         if zlib.crc32(raw) != c.index[0].check:
             raise ContainerError("stored file: decoded data fails its check (corrupted)")
     else:
-        raw = format_csv(_decode_table(c, h, model, budget))
+        fmt, header, verbatim, chunks = _decode_chunks(c, h, model, budget)
+        raw = format_chunks(fmt, header, verbatim, chunks)
     if len(raw) != n_bytes or _sha(raw) != h.str("sha", max_len=64):
         raise ContainerError("the restored CSV does not match the original's SHA-256")
     return raw
@@ -261,10 +262,16 @@ def decompress_table(blob: bytes, model: TableModel | None = None) -> Table:
     h = Fields(c.header, "container header")
     if h.str("mode", ("model", "stored")) != "model":
         raise ContainerError("this table was stored by a general compressor: use decompress")
-    return _decode_table(c, h, model, limits.memory_budget(len(c.blob)))
+    fmt, header, verbatim, chunks = _decode_chunks(c, h, model, limits.memory_budget(len(c.blob)))
+    parts = list(chunks)
+    n_columns = h.int("n_columns", 1, 2**14)
+    columns = tuple(tuple(cell for part in parts for cell in part[j]) for j in range(n_columns))
+    return Table(columns, header, fmt, verbatim)
 
 
-def _decode_table(c, h: Fields, model: TableModel | None, budget: int) -> Table:
+def _decode_chunks(c, h: Fields, model: TableModel | None, budget: int):
+    """``(format, header, verbatim, chunks)``: the rows' cells come chunk by chunk (a few
+    blocks at a time), so a long table never exists as Python strings all at once."""
     model = _resolve_model(c, h, model)
     plan = model.plan_
     coder = model.coding_model()
@@ -273,8 +280,9 @@ def _decode_table(c, h: Fields, model: TableModel | None, budget: int) -> Table:
     block = h.int("block_rows", 1, BLOCK_ROWS)
     if n_columns != len(plan.columns):
         raise ContainerError("the container's columns do not match the model")
-    width = len(plan.modelled) + len(plan.numbers) + n_columns
-    limits.check_claim(64 * n * width, budget, f"decoding {n} rows")
+    limits.check_claim(
+        24 * n * (len(plan.modelled) + len(plan.numbers)), budget, f"decoding {n} rows"
+    )
     n_blocks = -(-n // block) if coder is not None else 0
     if len(c.index) != 1 + n_blocks or c.index[0].n_samples != 0:
         raise ContainerError(f"{len(c.index)} records for {n} rows in blocks of {block}")
@@ -297,12 +305,34 @@ def _decode_table(c, h: Fields, model: TableModel | None, budget: int) -> Table:
     offsets = np.zeros((n, len(plan.numbers)), np.int64)
     if coder is not None:
         _decode_blocks(c, plan, coder, block, symbols, offsets)
-    coded = CodedColumns(symbols, offsets, side.exceptions, side.text)
-    try:
-        columns = plan.decode(coded, block)
-    except DataError as exc:
-        raise ContainerError(str(exc)) from exc
-    return Table(columns, side.header, fmt, side.verbatim)
+    for j, cells in side.text.items():
+        if len(cells) != n:
+            raise ContainerError(f"text column {j + 1}: {len(cells)} cells for {n} rows")
+    step = block * _BLOCKS_PER_BATCH
+    exceptions = _exceptions_by_chunk(side.exceptions, n, step)
+
+    def chunks():
+        for k, lo in enumerate(range(0, n, step)):
+            hi = min(n, lo + step)
+            text = {j: cells[lo:hi] for j, cells in side.text.items()}
+            coded = CodedColumns(symbols[lo:hi], offsets[lo:hi], exceptions[k], text)
+            try:
+                yield plan.decode(coded, block)
+            except DataError as exc:
+                raise ContainerError(str(exc)) from exc
+
+    return fmt, side.header, side.verbatim, chunks()
+
+
+def _exceptions_by_chunk(exceptions: dict, n: int, step: int) -> list[dict]:
+    """Column -> row -> cell, split into chunks of ``step`` rows (rows counted in the chunk)."""
+    out = [{} for _ in range(-(-n // step))]
+    for j, rows in exceptions.items():
+        for i, cell in rows.items():
+            if not 0 <= i < n:
+                raise ContainerError(f"column {j + 1}: exception in row {i} of {n}")
+            out[i // step].setdefault(j, {})[i % step] = cell
+    return out
 
 
 def _resolve_model(c, h: Fields, model: TableModel | None) -> TableModel:

@@ -37,12 +37,18 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
 
 import numpy as np
 
 from latentzip.coding.fields import Fields
 from latentzip.errors import DataError, ModelError
+from latentzip.tables.datetimes import (
+    DATES,
+    LAYOUTS,
+    datetime_shape,
+    parse_datetime,
+    render_datetime,
+)
 
 __all__ = ["KINDS", "LAYOUTS", "MISSING_TOKENS", "ColumnCodec", "EncodedColumn", "infer_column"]
 
@@ -52,24 +58,11 @@ MISSING_TOKENS = ("", "NA", "N/A", "NaN", "nan", "null", "NULL", "None", "-")
 MAX_SCALE = 18  # 10**18 still fits in int64
 MAX_TOKENS = 254  # codes 1..254 and the exception code fit in uint8
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
-_EPOCH = date(1970, 1, 1).toordinal()
 # Bounded lengths keep int() off long strings; the range is checked after.
 _INTEGER = re.compile(r"-?[0-9]{1,19}")
 _DECIMAL = re.compile(r"-?([0-9]{1,19})\.([0-9]{1,18})")
 _INTEGER_PARTS = re.compile(r"-?([0-9]{1,19})()")
 TRIMS = ("", "python", "r")
-
-_DATES = ("%Y-%m-%d", "%Y/%m/%d", "%m/%d/%Y", "%d/%m/%Y", "%d.%m.%Y")
-_CLOCKS = ("%H:%M", "%H:%M:%S", *(f"%H:%M:%S.%{k}f" for k in range(1, 10)))
-_TIMES = ("", *(sep + t for sep in " T" for t in _CLOCKS))
-#: Every datetime layout: ``%Y`` 4 digits, ``%m %d %H %M %S`` 2 digits, ``%<k>f`` k digits of
-#: a second; a trailing ``Z`` only after a time.
-LAYOUTS = tuple(d + t + z for d in _DATES for t in _TIMES for z in ("", "Z") if t or not z)
-# The shape of a date-like cell, to vote for a layout (see _shape).
-_DT_SHAPE = re.compile(
-    r"(?:[0-9]{4}(?P<ys>[-/])[0-9]{2}(?P=ys)[0-9]{2}|[0-9]{2}(?P<ds>[/.])[0-9]{2}(?P=ds)[0-9]{4})"
-    r"(?:(?P<sep>[ T])[0-9]{2}:[0-9]{2}(?P<sec>:[0-9]{2}(?:\.(?P<frac>[0-9]{1,9}))?)?(?P<z>Z)?)?"
-)
 
 
 @dataclass(frozen=True, eq=False)
@@ -92,60 +85,6 @@ class EncodedColumn:
 
     def __len__(self) -> int:
         return len(self.values)
-
-
-@functools.cache
-def _layout(fmt: str) -> tuple[tuple[str, ...], re.Pattern, int, int]:
-    """Tokens (literals, and fields ``%Y``...), regex, units per day and fraction digits."""
-    tokens = tuple(t for t in re.split(r"(%[0-9]?[YmdHMSf])", fmt) if t)
-    pattern, digits = "", 0
-    for t in tokens:
-        if not t.startswith("%"):
-            pattern += re.escape(t)
-        elif t[-1] == "f":
-            digits = int(t[1])
-            pattern += f"(?P<f>[0-9]{{{digits}}})"
-        else:
-            pattern += f"(?P<{t[1]}>[0-9]{{{4 if t == '%Y' else 2}}})"
-    per_day = 86400 * 10**digits if "%S" in fmt else 1440 if "%H" in fmt else 1
-    return tokens, re.compile(pattern), per_day, digits
-
-
-def _parse_datetime(cell: str, fmt: str) -> int | None:
-    _, regex, per_day, digits = _layout(fmt)
-    m = regex.fullmatch(cell)
-    if m is None:
-        return None
-    g = m.groupdict()
-    try:
-        days = date(int(g["Y"]), int(g["m"]), int(g["d"])).toordinal() - _EPOCH
-    except ValueError:  # 2013-02-30, month 13, year 0
-        return None
-    if per_day == 1:
-        return days
-    minutes = int(g["H"]) * 60 + int(g["M"])
-    if per_day == 1440:
-        return days * per_day + minutes  # 25:00 rolls over: the render check refuses it
-    return days * per_day + (minutes * 60 + int(g["S"])) * 10**digits + int(g.get("f") or 0)
-
-
-def _render_datetime(value: int, fmt: str) -> str:
-    tokens, _, per_day, digits = _layout(fmt)
-    days, rem = divmod(value, per_day)
-    try:
-        d = date.fromordinal(days + _EPOCH)
-    except (ValueError, OverflowError):
-        raise DataError(f"datetime value {value} is outside years 1..9999") from None
-    sec = frac = 0
-    if per_day > 1440:
-        rem, frac = divmod(rem, 10**digits)
-        rem, sec = divmod(rem, 60)
-    hour, minute = divmod(rem, 60)
-    f = {"%Y": f"{d.year:04d}", "%m": f"{d.month:02d}", "%d": f"{d.day:02d}"}
-    f.update({"%H": f"{hour:02d}", "%M": f"{minute:02d}", "%S": f"{sec:02d}"})
-    if digits:
-        f[f"%{digits}f"] = f"{frac:0{digits}d}"
-    return "".join(f.get(t, t) for t in tokens)
 
 
 @dataclass(frozen=True)
@@ -242,7 +181,7 @@ class ColumnCodec:
             digits = m[1] + m[2].ljust(self.scale, "0")
             value = int(digits) * (-1 if cell[0] == "-" else 1)
         elif kind == "datetime":
-            value = _parse_datetime(cell, self.layout)
+            value = parse_datetime(cell, self.layout)
         else:
             return None
         if value is None or not _INT64_MIN <= value <= _INT64_MAX:
@@ -261,7 +200,7 @@ class ColumnCodec:
             sign = "-" if value < 0 else ""
             return f"{sign}{whole}.{text}" if text else f"{sign}{whole}"
         if self.kind == "datetime":
-            return _render_datetime(value, self.layout)
+            return render_datetime(value, self.layout)
         if self.kind == "category" and 0 <= value < len(self.categories):
             return self.categories[value]
         raise DataError(f"value {value} has no cell in a {self.kind} column")
@@ -422,13 +361,13 @@ def _candidates(present: dict[str, int], budget: float, tokens: tuple[str, ...])
             yield ColumnCodec("decimal", scale=max(fixed), trim="python", missing_tokens=tokens)
         if 0 in votes:  # ... and without a bare point: 39.9, 40
             yield ColumnCodec("decimal", scale=max(votes), trim="r", missing_tokens=tokens)
-    shapes = _tally(present, budget, lambda c: (m := _DT_SHAPE.fullmatch(c)) and _shape(m))
+    shapes = _tally(present, budget, datetime_shape)
     if shapes is not None and shapes[0]:
         votes = shapes[0]
         ys, ds, sep, sec, frac, z = max(votes, key=lambda s: (votes[s], str(s)))
         time = "" if sep is None else f"{sep}%H:%M" + (":%S" if sec else "")
         time += (f".%{len(frac)}f" if frac else "") + (z or "")
-        for d in _DATES:  # MM/DD/YYYY before DD/MM/YYYY
+        for d in DATES:  # MM/DD/YYYY before DD/MM/YYYY
             if d.startswith("%Y") == (ys is not None) and (ys or ds) in d:
                 yield ColumnCodec("datetime", layout=d + time, missing_tokens=tokens)
 
@@ -439,10 +378,6 @@ def _fraction_digits(cell: str) -> int | None:
     if m is not None:
         return len(m[2])
     return 0 if _INTEGER.fullmatch(cell) else None
-
-
-def _shape(m: re.Match) -> tuple:
-    return (m["ys"], m["ds"], m["sep"], m["sec"] is not None, m["frac"], m["z"])
 
 
 def _tally(present: dict[str, int], budget: float, key) -> tuple[Counter, int] | None:

@@ -27,7 +27,7 @@ import io
 import re
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -239,23 +239,50 @@ def parse_csv(
 
 def format_csv(table: Table) -> bytes:
     """The bytes of ``table``: inverse of :func:`parse_csv` (UTF-8, BOM if it had one)."""
-    fmt = table.format
+    return format_chunks(table.format, table.header, table.verbatim, [table.columns])
+
+
+def format_chunks(
+    fmt: CsvFormat,
+    header: tuple[str, ...] | None,
+    verbatim: dict[int, str],
+    chunks: Iterable[tuple[tuple[str, ...], ...]],
+) -> bytes:
+    """The bytes of a table given as consecutive chunks of rows (each a tuple of columns), so
+    that only one chunk's cells exist as Python strings at a time."""
     writer, buf = _writer(fmt.delimiter, fmt.lineterminator, fmt.quoting)
-    out = []
-    for i, rec in enumerate(table.records()):
-        if i in table.verbatim:
-            out.append(table.verbatim[i])
+    out = bytearray("\ufeff".encode() if fmt.bom else b"")
+    record = 0
+    last_verbatim = False
+
+    def rows():
+        if header is not None:
+            yield list(header)
+        for columns in chunks:
+            yield from map(list, zip(*columns, strict=True))
+            yield None  # end of chunk: flush
+
+    pieces = []
+    for rec in rows():
+        if rec is None or len(pieces) >= 4096:
+            out += "".join(pieces).encode("utf-8")
+            pieces = []
+            if rec is None:
+                continue
+        last_verbatim = record in verbatim
+        if last_verbatim:
+            pieces.append(verbatim[record])
         else:
             writer.writerow(rec)
-            out.append(buf.getvalue())
+            pieces.append(buf.getvalue())
             buf.seek(0)
             buf.truncate()
-    if out and not fmt.final_newline:
-        last = len(out) - 1
-        if last not in table.verbatim:
-            out[last] = out[last].removesuffix(fmt.lineterminator)
-    text = ("\ufeff" if fmt.bom else "") + "".join(out)
-    return text.encode("utf-8")
+        record += 1
+    out += "".join(pieces).encode("utf-8")
+    term = fmt.lineterminator.encode()
+    if record and not fmt.final_newline and not last_verbatim and out.endswith(term):
+        del out[-len(term) :]
+    return bytes(out)
 
 
 def _lines(text: str) -> list[str]:
