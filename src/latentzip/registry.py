@@ -17,6 +17,7 @@ MODELS = Registry(
         "hclt-q": "latentzip.circuits.quantised:QuantisedCircuit",
         "hclt-mixture": "latentzip.circuits.mixture:MixtureCircuit",
         "hclt-mixture-q": "latentzip.circuits.quantised_mixture:QuantisedMixture",
+        "photo-context": "latentzip.photos.model:PhotoModel",
     },
     ModelError,
 )
@@ -27,6 +28,7 @@ CODECS = Registry(
         1: "latentzip.cli.arrays:SPEC",
         2: "latentzip.cli.tables:SPEC",
         3: "latentzip.splats.cli.codec:SPEC",
+        4: "latentzip.cli.photos:SPEC",
     },
     ContainerError,
 )

@@ -16,7 +16,9 @@ from hypothesis import strategies as st
 from latentzip.circuits.codec import CodecConfig, compress, decompress
 from latentzip.circuits.mixture import MixtureCircuit
 from latentzip.cli import main
+from latentzip.coding import container
 from latentzip.errors import LatentzipError
+from latentzip.photos import Photo, PhotoModel, compress_images, decompress_images
 from latentzip.splats import DualGSSequence
 from latentzip.splats.codec import (
     SplatCodecConfig,
@@ -70,6 +72,26 @@ def splats():
     return blob, decompress_sequence(blob)
 
 
+@pytest.fixture(scope="module")
+def photos():
+    rng = np.random.default_rng(2)
+    grad = (np.add.outer(np.arange(40), np.arange(37)) * 3 % 256).astype(np.uint8)
+    rgb = np.stack([grad, grad // 2, 255 - grad], -1)
+    palette = np.array([[0, 0, 0], [255, 0, 0]], np.uint8)[rng.integers(0, 2, (16, 16))]
+    images = [Photo(rgb, "a.png", "png"), Photo(palette, "b.png", "png")]
+    model = PhotoModel.fit([rgb])
+    blob = compress_images(images, model, tile=16, embed=True)
+    assert container.unpack(blob).header["images"][1]["stored"] == "jpegxl"
+    return model, blob, decompress_images(blob)
+
+
+@given(data=st.data())
+def test_photos_container(photos, data):
+    model, blob, expected = photos
+    check(decompress_images, data.draw(mutated(blob)), expected)
+    check(lambda b: decompress_images(b, model), data.draw(mutated(blob)), expected)
+
+
 @given(data=st.data())
 def test_arrays_container_with_a_separate_model(arrays, data):
     circuit, x, blob, _ = arrays
@@ -103,9 +125,12 @@ def test_splats_container(splats, data):
     check(lambda b: decode_frame(b, 3), bad, expected.frame(3))
 
 
-@given(data=st.data(), which=st.sampled_from(["arrays", "embedded", "table", "splats"]))
-def test_cli_info_and_decompress_never_crash(arrays, table, splats, tmp_path_factory, data, which):
+@given(data=st.data(), which=st.sampled_from(["arrays", "embedded", "table", "splats", "photos"]))
+def test_cli_info_and_decompress_never_crash(
+    arrays, table, splats, photos, tmp_path_factory, data, which
+):
     blob = {"arrays": arrays[2], "embedded": arrays[3], "table": table[3], "splats": splats[0]}
+    blob["photos"] = photos[1]
     path = tmp_path_factory.mktemp("cli") / "x.lz"
     path.write_bytes(data.draw(mutated(blob[which])))
     with time_limit():
@@ -140,8 +165,8 @@ def test_mixture_model_embedded_in_a_container(data_seed=3):
         check(decompress, p.pack(), x)
 
 
-@given(data=st.data(), which=st.sampled_from(["arrays", "embedded", "table", "splats"]))
-def test_forged_containers_never_crash(arrays, table, splats, data, which):
+@given(data=st.data(), which=st.sampled_from(["arrays", "embedded", "table", "splats", "photos"]))
+def test_forged_containers_never_crash(arrays, table, splats, photos, data, which):
     """Seal recomputed too: a different valid-looking file, read without crash or hang."""
     circuit, _, plain, embedded = arrays
     model = table[0]
@@ -150,6 +175,7 @@ def test_forged_containers_never_crash(arrays, table, splats, data, which):
         "embedded": (embedded, decompress),
         "table": (table[2], lambda b: table_decompress(b, model)),
         "splats": (splats[0], decompress_sequence),
+        "photos": (photos[1], decompress_images),
     }
     blob, reader = readers[which]
     survives(reader, data.draw(mutated(blob, reseal=True)))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from pathlib import Path
 
 from latentzip.cliutil import given, print_info, read_input
 from latentzip.errors import LatentzipError
@@ -42,7 +43,13 @@ def _is_table(path) -> bool:
 
 def _train(args) -> None:
     from latentzip.circuits import HCLTConfig
+    from latentzip.cli import photos
     from latentzip.cliutil import guard_output
+
+    if args.config == "photos" or (args.config == "quick" and photos.is_photo_input(args.data)):
+        guard_output(args.output, args.data, force=args.force, role="training data")
+        photos.train(args)
+        return
 
     overrides = given(
         n_latents=args.latents,
@@ -65,7 +72,14 @@ def _train(args) -> None:
 
 
 def _compress(args) -> None:
-    if _is_table(args.input):
+    from latentzip.cli import photos
+
+    model = _photo_model(args)
+    if model is not None or (photos.is_photo_input(args.input) and not Path(args.input).is_dir()):
+        if model is None:
+            raise LatentzipError("photos need a model: latentzip train PHOTOS/ -o photo.model")
+        photos.compress(args, model)
+    elif _is_table(args.input):
         from latentzip.cli import tables
 
         tables.compress(args)
@@ -73,6 +87,17 @@ def _compress(args) -> None:
         from latentzip.cli import arrays
 
         arrays.compress(args)
+
+
+def _photo_model(args):
+    """The photo model given with -m, or None (no model, or a model of another kind)."""
+    if not args.model or _is_table(args.input):
+        return None
+    from latentzip.coding import modelfile
+    from latentzip.photos import PhotoModel
+
+    model = modelfile.load(args.model)[0]
+    return model if isinstance(model, PhotoModel) else None
 
 
 def _decompress(args) -> None:
@@ -106,7 +131,9 @@ def _add_cluster(p: argparse.ArgumentParser) -> None:
 def _add_core_verbs(sub) -> None:
     p = sub.add_parser("train", help="learn an HCLT model from data")
     p.add_argument(
-        "data", help="idx(.gz), .npy, a folder of PNGs, 'digits', a .csv(.gz) or a .parquet"
+        "data",
+        help="idx(.gz), .npy, a folder of PNGs, 'digits', a .csv(.gz), a .parquet, or photos "
+        "(an image file or a folder of PNG/TIFF/BMP/PPM images)",
     )
     p.add_argument(
         "-o", "--output", required=True, help="the (integer) coding model to write, for compress"
@@ -115,7 +142,10 @@ def _add_core_verbs(sub) -> None:
     p.add_argument("--test", help="held-out data to report bits/dim on")
     p.add_argument("--valid", help="held-out data; the best epoch on it is kept")
     p.add_argument(
-        "--config", default="quick", choices=["quick", "mnist", "mnist_long", "published"]
+        "--config",
+        default="quick",
+        choices=["quick", "mnist", "mnist_long", "published", "photos"],
+        help="HCLT preset, or photos (default for image files and folders of photos)",
     )
     p.add_argument("--latents", type=int, help="K, latent states per variable")
     p.add_argument("--epochs", type=int, help="mini-batch EM epochs")

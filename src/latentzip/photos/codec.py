@@ -1,0 +1,340 @@
+"""Lossless photo containers: images cut into tiles, each tile one independently decodable
+record coded by :mod:`.kernel` under a :class:`~latentzip.photos.model.PhotoModel`.
+
+Container (codec 4, bitstream version 1, ``docs/format.md``): the header lists the images
+(name, shape, dtype, file format, and ``stored`` for an image kept as a JPEG-XL stream because
+that was smaller: the per-file safeguard); records follow image by image, tiles in raster
+order. A record is the rANS stream (32-bit words, little-endian) of every plane of its tile;
+its ``check`` is the CRC-32 of the tile's pixels, so a record decodes without any other and
+anything that decodes to other pixels is refused.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from latentzip.coding import container, limits, rans
+from latentzip.coding.fields import Fields
+from latentzip.coding.records import CodecId
+from latentzip.errors import ContainerError, DataError, ModelError
+from latentzip.photos import kernel
+from latentzip.photos.model import PhotoModel
+from latentzip.photos.planes import (
+    DTYPES,
+    MAX_CHANNELS,
+    check_image,
+    from_planes,
+    shapes,
+    to_planes,
+)
+
+__all__ = ["CODEC", "Photo", "compress", "compress_images", "decompress", "decompress_images"]
+
+CODEC = CodecId(4, "photos", 1)
+TILE = 512
+MAX_TILE = 1024  # a tile's coder state (~110 bytes per pixel) stays near 100 MiB
+_MAX_SIDE = 2**16
+_STORED = "jpegxl"
+_FINGERPRINT = 32  # hex digits (128 bits) of the model's SHA-256
+
+
+@dataclass(frozen=True)
+class Photo:
+    """An image and where it came from: ``name`` (a file name, or ``""``) and ``format``
+    (``png``, ``tiff``, ``bmp``, ``pnm``, or ``""`` for arrays)."""
+
+    pixels: np.ndarray
+    name: str = ""
+    format: str = ""
+
+
+def tiles_of(img: np.ndarray, tile: int) -> list[np.ndarray]:
+    """The (h, w, c) tiles of an image in raster order (edge tiles are smaller)."""
+    h, w = img.shape[:2]
+    return [img[i : i + tile, j : j + tile] for i in range(0, h, tile) for j in range(0, w, tile)]
+
+
+def code_tile(model: PhotoModel, tile: np.ndarray, mode: int, counts=None) -> np.ndarray:
+    """STATS: add token counts to ``counts``; ENCODE: the tile's rANS words."""
+    planes = to_planes(tile)
+    h, w = tile.shape[:2]
+    n_max = 2 * h * w * len(planes)
+    starts = np.zeros(n_max if mode == kernel.ENCODE else 1, np.int64)
+    freqs = np.zeros_like(starts)
+    n_out = 0
+    luma = luma_tokens = None
+    dec = np.zeros(3, np.uint64)
+    empty = np.zeros(1, np.uint32)
+    for p in planes:
+        has_ref = p.kind == 1
+        side = luma_tokens // 3 if has_ref else np.full((h, w), -1, np.int64)
+        ref = luma if has_ref else p.values
+        table = counts[p.kind] if mode == kernel.STATS else model.prior[p.kind].copy()
+        seen = np.zeros(kernel.N_CONTEXTS, np.int64)
+        tokens, _, n_out = kernel.code_plane(
+            mode, p.values, p.maxval, side, ref, has_ref,
+            model.linear[p.kind], table, seen, starts, freqs, n_out, empty, dec,
+        )  # fmt: skip
+        if luma is None:
+            luma, luma_tokens = p.values, tokens
+    if mode == kernel.ENCODE:
+        return rans.encode_reverse(starts[:n_out], freqs[:n_out], kernel.PRECISION)
+    return np.zeros(0, np.uint32)
+
+
+def decode_tile(model: PhotoModel, payload: bytes, h: int, w: int, c: int, dtype, label: str):
+    """The (h, w, c) tile of one record."""
+    if len(payload) % 4:
+        raise ContainerError(f"{label}: not a whole number of 32-bit words")
+    words = np.frombuffer(payload, "<u4").astype(np.uint32)
+    state, pos, status = rans.decoder_init(words)
+    rans.raise_for_status(status, label)
+    dec = np.array([state, pos, rans.OK], np.uint64)
+    dummy = np.zeros(1, np.int64)
+    planes = []
+    luma = luma_tokens = None
+    for maxval, kind in shapes(c, dtype):
+        has_ref = kind == 1
+        values = np.zeros((h, w), np.int64)
+        side = luma_tokens // 3 if has_ref else np.full((h, w), -1, np.int64)
+        ref = luma if has_ref else values
+        table = model.prior[kind].copy()
+        seen = np.zeros(kernel.N_CONTEXTS, np.int64)
+        tokens, _, _ = kernel.code_plane(
+            kernel.DECODE, values, maxval, side, ref, has_ref,
+            model.linear[kind], table, seen, dummy, dummy, 0, words, dec,
+        )  # fmt: skip
+        rans.raise_for_status(int(dec[2]), label)
+        if luma is None:
+            luma, luma_tokens = values, tokens
+        planes.append(values)
+    if not rans.decoder_is_empty(dec[0], int(dec[1])):
+        raise ContainerError(f"{label}: stream has leftover data (wrong model?)")
+    try:
+        return from_planes(planes, dtype)
+    except DataError as exc:
+        raise ContainerError(f"{label}: {exc}") from exc
+
+
+# ------------------------------------------------------------------------------ encoding
+def compress(pixels: np.ndarray, model: PhotoModel, **kwargs) -> bytes:
+    """One image (uint8/uint16, (h, w) or (h, w, 1..4)) -> container bytes."""
+    return compress_images([Photo(pixels)], model, **kwargs)
+
+
+def compress_images(
+    photos: list[Photo],
+    model: PhotoModel,
+    *,
+    tile: int = TILE,
+    safeguard: bool = True,
+    embed: bool = False,
+    report: list | None = None,
+    folder: bool = False,
+) -> bytes:
+    """Images -> one container; ``safeguard`` stores an image as JPEG-XL (effort 7) when that
+    is smaller than the learned stream; ``report`` (a list) receives per image
+    ``(name, bytes, stored)``."""
+    if not isinstance(model, PhotoModel):
+        raise ModelError("photos need a photo model (latentzip train on a folder of photos)")
+    if not 16 <= tile <= MAX_TILE:
+        raise DataError(f"tile must be in 16..{MAX_TILE}, got {tile}")
+    entries, recs = [], []
+    for photo in photos:
+        img = check_image(photo.pixels)
+        if max(img.shape[:2]) > _MAX_SIDE:
+            raise DataError(f"{photo.name or 'image'}: sides above {_MAX_SIDE} are not supported")
+        tiles = [
+            (code_tile(model, t, kernel.ENCODE).astype("<u4").tobytes(), t)
+            for t in tiles_of(img, tile)
+        ]
+        learned = sum(len(b) for b, _ in tiles)
+        entry = {"shape": list(img.shape), "dtype": img.dtype.str}
+        if photo.name:
+            entry["name"] = photo.name
+        if np.ndim(photo.pixels) == 2:
+            entry["ndim"] = 2
+        if photo.format:
+            entry["format"] = photo.format
+        stored = _jpegxl(img) if safeguard else None
+        if stored is not None and len(stored) < learned:
+            entry["stored"] = _STORED
+            recs.append((stored, img.shape[0] * img.shape[1], zlib.crc32(img.tobytes())))
+        else:
+            recs += [(b, t.shape[0] * t.shape[1], _tile_check(t)) for b, t in tiles]
+        entries.append(entry)
+        if report is not None:
+            report.append((photo.name, len(recs[-1][0]) if "stored" in entry else learned,
+                           "stored" in entry))  # fmt: skip
+    header = {
+        "model_fingerprint": model.fingerprint[:_FINGERPRINT],
+        "tile": tile,
+        "images": entries,
+    }
+    if folder:  # restored as a folder even when it holds one image
+        header["folder"] = True
+    from latentzip.coding import modelfile
+
+    embedded = modelfile.to_bytes(model, compact=True) if embed else None
+    return container.pack(CODEC.id, CODEC.version, header, recs, embedded)
+
+
+def _jpegxl(img: np.ndarray) -> bytes | None:
+    import imagecodecs
+
+    try:
+        return imagecodecs.jpegxl_encode(_squeeze(img), lossless=True, effort=7, numthreads=1)
+    except Exception:
+        return None
+
+
+def _squeeze(img: np.ndarray) -> np.ndarray:
+    return img[:, :, 0] if img.shape[2] == 1 else img
+
+
+def _tile_check(t: np.ndarray) -> int:
+    return zlib.crc32(np.ascontiguousarray(t).astype(t.dtype.newbyteorder("<")).tobytes())
+
+
+# ------------------------------------------------------------------------------ decoding
+def decompress(blob: bytes, model: PhotoModel | None = None) -> np.ndarray:
+    """The image of a one-image container, as (h, w) or (h, w, c)."""
+    photos = decompress_images(blob, model)
+    if len(photos) != 1:
+        raise ContainerError(f"the container holds {len(photos)} images: use decompress_images")
+    return photos[0].pixels
+
+
+def decompress_images(blob: bytes, model: PhotoModel | None = None) -> list[Photo]:
+    """Every image of a container, in order."""
+    return restore(container.unpack(blob, CODEC.id), model)
+
+
+def restore(c: container.Container, model: PhotoModel | None = None) -> list[Photo]:
+    images = layout(c)
+    model = _resolve_model(c, model)
+    out = []
+    budget = limits.memory_budget(len(c.blob))
+    for entry, first, _n_records in images:
+        h, w, ch = entry["shape"]
+        dtype = np.dtype(entry["dtype"])
+        limits.check_claim(2 * h * w * ch * dtype.itemsize, budget, f"image {entry['name']!r}")
+        if entry["stored"]:
+            img = _decode_stored(c, first, h, w, ch, dtype)
+        else:
+            img = np.zeros((h, w, ch), dtype)
+            tile = c.header["tile"]
+            k = first
+            for i in range(0, h, tile):
+                for j in range(0, w, tile):
+                    th, tw = min(tile, h - i), min(tile, w - j)
+                    img[i : i + th, j : j + tw] = _tile(c, model, k, th, tw, ch, dtype)
+                    k += 1
+        pixels = img[:, :, 0] if entry["ndim"] == 2 else img
+        out.append(Photo(pixels, entry["name"], entry["format"]))
+    return out
+
+
+def decompress_tile(blob: bytes, model: PhotoModel, image: int, row: int, col: int):
+    """One tile (``row``, ``col`` in tiles) of one image, reading only its record."""
+    c = container.unpack(blob, CODEC.id)
+    images = layout(c)
+    model = _resolve_model(c, model)
+    if not 0 <= image < len(images):
+        raise DataError(f"image {image} does not exist ({len(images)} images)")
+    entry, first, _ = images[image]
+    if entry["stored"]:
+        raise DataError("this image is stored as JPEG-XL: decode it whole")
+    h, w, ch = entry["shape"]
+    tile = c.header["tile"]
+    cols = -(-w // tile)
+    if not (0 <= row < -(-h // tile) and 0 <= col < cols):
+        raise DataError(f"tile ({row}, {col}) is outside the image")
+    th, tw = min(tile, h - row * tile), min(tile, w - col * tile)
+    return _tile(c, model, first + row * cols + col, th, tw, ch, np.dtype(entry["dtype"]))
+
+
+def _tile(c, model, k: int, th: int, tw: int, ch: int, dtype) -> np.ndarray:
+    e = c.index[k]
+    if e.n_samples != th * tw:
+        raise ContainerError(f"record {k}: {e.n_samples} pixels, expected {th * tw}")
+    t = decode_tile(model, c.record(k), th, tw, ch, dtype, f"record {k}")
+    if _tile_check(t) != e.check:
+        raise ContainerError(f"record {k}: decoded pixels fail their check (corrupted record)")
+    return t
+
+
+def _decode_stored(c, k: int, h: int, w: int, ch: int, dtype) -> np.ndarray:
+    import imagecodecs
+
+    try:
+        img = np.asarray(imagecodecs.jpegxl_decode(c.record(k), numthreads=1))
+    except ContainerError:
+        raise
+    except Exception as exc:
+        raise ContainerError(f"record {k}: not a readable JPEG-XL stream ({exc})") from exc
+    img = img.reshape((*img.shape[:2], -1))
+    if img.shape != (h, w, ch) or img.dtype != dtype:
+        raise ContainerError(f"record {k}: the stored image is not of the stated shape")
+    if zlib.crc32(np.ascontiguousarray(img).tobytes()) != c.index[k].check:
+        raise ContainerError(f"record {k}: decoded pixels fail their check (corrupted record)")
+    return img
+
+
+def _resolve_model(c, model: PhotoModel | None) -> PhotoModel:
+    from latentzip.coding import modelfile
+
+    if model is None:
+        if c.model is None:
+            raise ContainerError("this container has no embedded model: pass the photo model")
+        model, _ = modelfile.from_bytes(c.model, "embedded model")
+    if not isinstance(model, PhotoModel):
+        raise ModelError("photos need a photo model")
+    want = Fields(c.header, "container header").str("model_fingerprint", max_len=128)
+    if model.fingerprint[:_FINGERPRINT] != want:
+        raise ContainerError(
+            f"wrong model: the container was made with model {want[:16]}, this model is "
+            f"{model.fingerprint[:16]}"
+        )
+    return model
+
+
+def layout(c) -> list[tuple[dict, int, int]]:
+    """(image entry, first record, number of records) of each image, all fields checked."""
+    h = Fields(c.header, "container header")
+    tile = h.int("tile", 16, MAX_TILE)
+    images = c.header.get("images")
+    if not isinstance(images, list) or len(images) > len(c.index):
+        raise ContainerError("container header: invalid list of images")
+    out, first, names = [], 0, set()
+    for k, raw in enumerate(images):
+        f = Fields(raw, f"image {k}")
+        shape = f.ints("shape", 1, _MAX_SIDE, 3)
+        if len(shape) != 3 or shape[2] > MAX_CHANNELS:
+            raise ContainerError(f"image {k}: invalid shape {shape!r}")
+        dtype = f.str("dtype", tuple(d.str for d in DTYPES))
+        stored = f.str("stored", (_STORED, ""), default="") == _STORED
+        n = 1 if stored else -(-shape[0] // tile) * -(-shape[1] // tile)
+        name = f.str("name", max_len=255, default="")
+        if name in names or name in (".", "..") or any(ch in name for ch in "/\\\0"):
+            raise ContainerError(f"image {k}: {name!r} is not a plain, unique file name")
+        if name:
+            names.add(name)
+        entry = {
+            "name": name,
+            "format": f.str("format", max_len=16, default=""),
+            "shape": shape,
+            "dtype": dtype,
+            "stored": stored,
+            "ndim": f.int("ndim", 2, 3, default=3),
+        }
+        out.append((entry, first, n))
+        first += n
+        if first > len(c.index):
+            break
+    if first != len(c.index):
+        raise ContainerError(f"{len(c.index)} records for images that need {first}")
+    return out

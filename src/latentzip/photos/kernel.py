@@ -1,0 +1,262 @@
+"""The per-plane causal coder: one kernel that gathers statistics, encodes or decodes.
+
+For each pixel, in raster order inside a tile, from already coded neighbours only::
+
+    sub-predictions  W, N, MED (LOCO-I), W+N-NW, (W+NE)/2, N+NE-NNE, a learned linear
+                     predictor over 10 neighbours, and (chroma) luma-guided W/N/NW gradients
+    blend            weights 2**24 // ((e + 8)**2 / 16), e = each sub-predictor's error at
+                     the pixel's neighbours (so the locally best predictor wins)
+    context          activity (log-spaced bins of the expected error) x, for chroma, the luma
+                     token of the same pixel; a bias correction per (bin, signs of the
+                     neighbours' errors) is learned on the fly
+    residual         x - prediction, wrapped to the plane's range, zig-zagged, split into a
+                     token (16 direct values, then exponent and top bit) and raw low bits
+
+Tokens are coded under adaptive frequency tables (sum 2**24, every entry >= 1) that start from
+the model's learned prior and move towards what the image shows (an exponential decay whose
+rate slows as the context fills up); raw bits are uniform. Everything is integer arithmetic,
+so the encoder and the decoder (this same function, ``mode`` apart) agree on every machine.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from latentzip.coding.rans import OK, decoder_advance, decoder_peek
+
+STATS, ENCODE, DECODE = 0, 1, 2
+N_TOKENS = 44  # residuals below 2**18: 16 direct + 2 per exponent 4..17
+N_BINS = 24  # activity bins
+N_SIDE = 4  # luma-token classes that split a chroma context
+N_CONTEXTS = N_BINS * N_SIDE
+N_LINEAR = 10  # neighbours of the learned predictor
+LINEAR_SHIFT = 8  # its coefficients are fixed point with 8 fraction bits
+PRECISION = 24
+TOTAL = 1 << PRECISION
+_N_PRED = 10
+_BIAS_LIMIT = 256
+_FIRST_SHIFT = 4  # a context's first updates move 1/16 of the mass ...
+_LAST_SHIFT = 11  # ... its settled ones 1/2048
+
+
+@numba.njit(cache=True, inline="always")
+def token_of(v):
+    """``(token, n_raw_bits)`` of a zig-zagged residual ``v >= 0``."""
+    if v < 16:
+        return v, 0
+    n = 0
+    t = v
+    while t > 1:
+        t >>= 1
+        n += 1
+    return 16 + 2 * (n - 4) + ((v >> (n - 1)) & 1), n - 1
+
+
+@numba.njit(cache=True, inline="always")
+def token_base(tok):
+    """Smallest residual of ``tok`` and its number of raw bits (inverse of token_of)."""
+    if tok < 16:
+        return tok, 0
+    n = (tok - 16) // 2 + 4
+    return (1 << n) | ((tok & 1) << (n - 1)), n - 1
+
+
+@numba.njit(cache=True, inline="always")
+def _bits_of(maxval):
+    b = 0
+    while (1 << b) <= maxval:
+        b += 1
+    return b
+
+
+@numba.njit(cache=True)
+def code_plane(
+    mode, img, maxval, side, ref, has_ref, linear, freqs, counts,
+    out_start, out_freq, n_out, words, dec,
+):  # fmt: skip
+    """Code one plane of one tile.
+
+    Parameters
+    ----------
+    mode : STATS (count tokens into ``counts``), ENCODE (append (start, freq) pairs to
+        ``out_start``/``out_freq`` from ``n_out``) or DECODE (read ``words``; fills ``img``).
+    img : (h, w) int64 plane, values 0..maxval (written in DECODE mode).
+    side : (h, w) int64 luma tokens for a chroma plane, or -1.
+    ref : (h, w) int64 luma plane, if ``has_ref``.
+    linear : (N_LINEAR,) int64 learned predictor coefficients (fixed point).
+    freqs : (N_CONTEXTS, N_TOKENS) int64 adaptive tables (updated in place).
+    counts : (N_CONTEXTS,) int64 updates seen per context (updated in place).
+    dec : (3,) uint64 decoder state, position and status (DECODE mode).
+
+    Returns
+    -------
+    (tokens, errors, n_out): the plane's tokens and prediction errors (x8), for the next
+    planes, and the new end of the output.
+    """
+    h, w = img.shape
+    bits = _bits_of(maxval)
+    mod = np.int64(1) << bits
+    half = mod >> 1
+    x = np.zeros((h + 2, w + 4), np.int64)
+    err = np.zeros((_N_PRED, h + 2, w + 4), np.int64)
+    terr = np.zeros((h + 2, w + 4), np.int64)
+    bias_sum = np.zeros(N_BINS * 9, np.int64)
+    bias_n = np.zeros(N_BINS * 9, np.int64)
+    preds = np.zeros(_N_PRED, np.int64)
+    tokens = np.zeros((h, w), np.int64)
+    errors = np.zeros((h, w), np.int64)
+    n_pred = _N_PRED if has_ref else 7
+    state = dec[0]
+    pos = np.int64(dec[1])
+    for i in range(h):
+        for j in range(w):
+            r, c = i + 2, j + 2
+            if i == 0 and j == 0:
+                W = N = NW = NE = WW = NN = NNE = NWW = NNW = NEE = WWW = (maxval + 1) // 2
+            else:
+                W = x[r, c - 1] if j > 0 else x[r - 1, c]
+                N = x[r - 1, c] if i > 0 else W
+                NW = x[r - 1, c - 1] if (i > 0 and j > 0) else N
+                NE = x[r - 1, c + 1] if (i > 0 and j + 1 < w) else N
+                WW = x[r, c - 2] if j > 1 else W
+                NN = x[r - 2, c] if i > 1 else N
+                NNE = x[r - 2, c + 1] if (i > 1 and j + 1 < w) else NE
+                NWW = x[r - 1, c - 2] if (i > 0 and j > 1) else NW
+                NNW = x[r - 2, c - 1] if (i > 1 and j > 0) else NN
+                NEE = x[r - 1, c + 2] if (i > 0 and j + 2 < w) else NE
+                WWW = x[r, c - 3] if j > 2 else WW
+            hi = max(W, N)
+            lo = min(W, N)
+            med = lo if hi <= NW else (hi if lo >= NW else W + N - NW)
+            preds[0] = 8 * W
+            preds[1] = 8 * N
+            preds[2] = 8 * med
+            preds[3] = 8 * (W + N - NW)
+            preds[4] = 4 * (W + NE)
+            preds[5] = 8 * (N + NE - NNE)
+            acc = (
+                linear[0] * (N - W) + linear[1] * (NW - W) + linear[2] * (NE - W)
+                + linear[3] * (WW - W) + linear[4] * (NN - W) + linear[5] * (NNE - W)
+                + linear[6] * (NWW - W) + linear[7] * (NNW - W) + linear[8] * (NEE - W)
+                + linear[9] * (WWW - W)
+            )  # fmt: skip
+            preds[6] = 8 * W + (acc >> (LINEAR_SHIFT - 3))
+            if has_ref:
+                R = ref[i, j]
+                RW = ref[i, j - 1] if j > 0 else (ref[i - 1, j] if i > 0 else R)
+                RN = ref[i - 1, j] if i > 0 else RW
+                RNW = ref[i - 1, j - 1] if (i > 0 and j > 0) else RN
+                preds[7] = 8 * (W + R - RW)
+                preds[8] = 8 * (N + R - RN)
+                preds[9] = 8 * (NW + R - RNW)
+            num = np.int64(0)
+            den = np.int64(0)
+            esum = np.int64(0)
+            for p in range(n_pred):
+                e = err[p, r, c - 1] + err[p, r - 1, c] + err[p, r - 1, c - 1]
+                e += err[p, r - 1, c + 1] + err[p, r, c - 1]
+                wgt = max((np.int64(1) << 24) // (((e + 8) * (e + 8)) >> 4), 1)
+                num += wgt * preds[p]
+                den += wgt
+                esum += wgt * e
+            mu = (num + den // 2) // den
+            act = esum // den + abs(terr[r, c - 1]) + abs(terr[r - 1, c])
+            a = act + 1
+            b = 0
+            while a > 1:
+                a >>= 1
+                b += 2
+            if b > 0 and ((act + 1) >> ((b >> 1) - 1)) & 1:
+                b += 1
+            if b > N_BINS - 1:
+                b = N_BINS - 1
+            ew = terr[r, c - 1]
+            en = terr[r - 1, c]
+            signs = (1 if ew > 0 else (2 if ew < 0 else 0)) * 3 + (
+                1 if en > 0 else (2 if en < 0 else 0)
+            )
+            bc = b * 9 + signs
+            corr = bias_sum[bc] // bias_n[bc] if bias_n[bc] > 0 else 0
+            mu2 = mu + corr
+            pred = (mu2 + 4) >> 3
+            pred = min(max(pred, 0), maxval)
+            ctx = b * N_SIDE + (min(side[i, j], N_SIDE - 1) if side[i, j] >= 0 else 0)
+            row = freqs[ctx]
+            if mode == DECODE:
+                q = decoder_peek(state, PRECISION)
+                tok = 0
+                start = np.int64(0)
+                while tok < N_TOKENS - 1 and start + row[tok] <= q:
+                    start += row[tok]
+                    tok += 1
+                state, pos, status = decoder_advance(state, pos, words, start, row[tok], PRECISION)
+                if status != OK:
+                    dec[2] = status
+                    return tokens, errors, n_out
+                zz, n_raw = token_base(tok)
+                if n_raw > 0:
+                    shift = PRECISION - n_raw
+                    q = decoder_peek(state, PRECISION)
+                    low = q >> shift
+                    state, pos, status = decoder_advance(
+                        state, pos, words, low << shift, np.int64(1) << shift, PRECISION
+                    )
+                    zz += low
+                e = zz >> 1 if zz & 1 == 0 else -((zz + 1) >> 1)
+                v = pred + e
+                if v < 0:
+                    v += mod
+                elif v >= mod:
+                    v -= mod
+                if v > maxval:  # a wrapped value outside the range: not from our encoder
+                    dec[2] = 2
+                    return tokens, errors, n_out
+                img[i, j] = v
+            else:
+                v = img[i, j]
+                e = v - pred
+                e = ((e + half) & (mod - 1)) - half
+                zz = 2 * e if e >= 0 else -2 * e - 1
+                tok, n_raw = token_of(zz)
+                if mode == STATS:
+                    freqs[ctx, tok] += 1
+                else:
+                    start = np.int64(0)
+                    for t in range(tok):
+                        start += row[t]
+                    out_start[n_out] = start
+                    out_freq[n_out] = row[tok]
+                    n_out += 1
+                    if n_raw > 0:
+                        shift = PRECISION - n_raw
+                        out_start[n_out] = (zz & ((np.int64(1) << n_raw) - 1)) << shift
+                        out_freq[n_out] = np.int64(1) << shift
+                        n_out += 1
+            if mode != STATS:
+                k = counts[ctx]
+                s = _FIRST_SHIFT
+                while s < _LAST_SHIFT and (np.int64(1) << s) <= k + 16:
+                    s += 1
+                counts[ctx] = k + 1
+                moved = np.int64(0)
+                for t in range(N_TOKENS):
+                    d = row[t] >> s
+                    row[t] -= d
+                    moved += d
+                row[tok] += moved
+            tokens[i, j] = tok
+            x[r, c] = v
+            for p in range(n_pred):
+                err[p, r, c] = abs(preds[p] - 8 * v)
+            te = 8 * v - mu2
+            terr[r, c] = te
+            errors[i, j] = te
+            bias_sum[bc] += 8 * v - mu
+            bias_n[bc] += 1
+            if bias_n[bc] >= _BIAS_LIMIT:
+                bias_sum[bc] //= 2
+                bias_n[bc] //= 2
+    dec[0] = state
+    dec[1] = np.uint64(pos)
+    return tokens, errors, n_out

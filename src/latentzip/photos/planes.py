@@ -1,0 +1,86 @@
+"""Images as planes to code, and back: a reversible colour transform and the plane kinds.
+
+An image is (h, w) or (h, w, c) of uint8 or uint16. With three or more channels the first
+three go through YCoCg-R (lossless, integer lifting), so luma carries the structure and the
+two chroma planes are small; chroma is coded after luma and predicted with its help. Other
+channels (grey, alpha) are coded as luma-kind planes of their own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from latentzip.errors import DataError
+
+LUMA, CHROMA = 0, 1
+DTYPES = (np.dtype(np.uint8), np.dtype(np.uint16))
+MAX_CHANNELS = 4
+
+
+@dataclass(frozen=True)
+class Plane:
+    """One plane of a tile: values 0..maxval; a chroma plane is predicted from plane 0."""
+
+    values: np.ndarray  # (h, w) int64
+    maxval: int
+    kind: int
+
+
+def check_image(img: np.ndarray) -> np.ndarray:
+    """``img`` as a C-contiguous (h, w, c) array, or :class:`DataError` for what is not an
+    8- or 16-bit image of 1..4 channels."""
+    img = np.asarray(img)
+    if img.dtype not in DTYPES:
+        raise DataError(f"images must be uint8 or uint16, got {img.dtype}")
+    if img.ndim == 2:
+        img = img[:, :, None]
+    if img.ndim != 3 or not 1 <= img.shape[2] <= MAX_CHANNELS:
+        raise DataError(f"expected an (h, w) or (h, w, 1..4) image, got shape {img.shape}")
+    if img.shape[0] == 0 or img.shape[1] == 0:
+        raise DataError(f"empty image of shape {img.shape}")
+    return np.ascontiguousarray(img)
+
+
+def to_planes(img: np.ndarray) -> list[Plane]:
+    """Planes of an (h, w, c) tile (see the module docstring)."""
+    top = (1 << (8 * img.dtype.itemsize)) - 1
+    ch = [img[:, :, k].astype(np.int64) for k in range(img.shape[2])]
+    if len(ch) < 3:
+        return [Plane(np.ascontiguousarray(p), top, LUMA) for p in ch]
+    r, g, b = ch[:3]
+    co = r - b
+    t = b + (co >> 1)
+    cg = g - t
+    y = t + (cg >> 1)
+    planes = [
+        Plane(y, top, LUMA),
+        Plane(co + top, 2 * top, CHROMA),
+        Plane(cg + top, 2 * top, CHROMA),
+    ]
+    return planes + [Plane(np.ascontiguousarray(p), top, LUMA) for p in ch[3:]]
+
+
+def shapes(n_channels: int, dtype: np.dtype) -> list[tuple[int, int]]:
+    """``(maxval, kind)`` of each plane of an image of ``n_channels`` and ``dtype``."""
+    top = (1 << (8 * np.dtype(dtype).itemsize)) - 1
+    if n_channels < 3:
+        return [(top, LUMA)] * n_channels
+    return [(top, LUMA), (2 * top, CHROMA), (2 * top, CHROMA)] + [(top, LUMA)] * (n_channels - 3)
+
+
+def from_planes(planes: list[np.ndarray], dtype: np.dtype) -> np.ndarray:
+    """Inverse of :func:`to_planes`: the (h, w, c) tile."""
+    top = (1 << (8 * np.dtype(dtype).itemsize)) - 1
+    if len(planes) < 3:
+        return np.stack(planes, -1).astype(dtype)
+    y, co, cg = planes[0], planes[1] - top, planes[2] - top
+    t = y - (cg >> 1)
+    g = cg + t
+    b = t - (co >> 1)
+    r = b + co
+    out = np.stack([r, g, b, *planes[3:]], -1)
+    if out.min() < 0 or out.max() > top:
+        raise DataError("the colour planes do not give pixels in range")
+    return out.astype(dtype)

@@ -1,0 +1,220 @@
+"""Photo codec: exact round trips of any size, depth and channel count, tiles decoded alone,
+damage and wrong models refused, the learned prior, the JPEG-XL safeguard and the CLI."""
+
+from __future__ import annotations
+
+import hashlib
+import zlib
+from functools import cache
+
+import imagecodecs
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from latentzip.cli import main
+from latentzip.coding import container, modelfile
+from latentzip.errors import ContainerError, DataError, LatentzipError, ModelError
+from latentzip.photos import (
+    Photo,
+    PhotoModel,
+    compress,
+    compress_images,
+    decompress,
+    decompress_images,
+    decompress_tile,
+    kernel,
+)
+from latentzip.photos.codec import code_tile, decode_tile
+from latentzip.photos.planes import from_planes, to_planes
+
+
+def scene(h: int, w: int, channels: int = 3, dtype=np.uint8, seed: int = 0) -> np.ndarray:
+    """A photo-like image: smooth shading, an edge, texture and a little noise."""
+    rng = np.random.default_rng(seed)
+    top = np.iinfo(dtype).max
+    y, x = np.mgrid[0:h, 0:w] / max(h, w, 1)
+    base = 0.5 + 0.3 * np.sin(6 * x + 3 * y) + 0.2 * (x > 0.6)
+    out = np.stack([base * (0.8 + 0.1 * c) for c in range(channels)], -1)
+    out += rng.normal(0, 0.02, out.shape)
+    img = np.clip(out * top, 0, top).astype(dtype)
+    return img[:, :, 0] if channels == 1 else img
+
+
+@cache
+def trained() -> PhotoModel:
+    return PhotoModel.fit([scene(96, 80, 3, seed=1), scene(64, 100, 1, seed=2)])
+
+
+def test_colour_transform_is_exact_on_every_rgb_value():
+    v = np.arange(256, dtype=np.uint8)
+    rgb = np.stack(np.meshgrid(v, v, v[::17], indexing="ij"), -1).reshape(256, -1, 3)
+    planes = to_planes(rgb)
+    assert planes[0].values.max() <= 255 and planes[1].values.min() >= 0
+    assert (from_planes([p.values for p in planes], np.uint8) == rgb).all()
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 37), (29, 1), (1, 1, 3), (2, 1, 4), (3, 5, 2)])
+def test_tiny_and_degenerate_images(shape):
+    rng = np.random.default_rng(sum(shape))
+    for dtype in (np.uint8, np.uint16):
+        img = rng.integers(0, np.iinfo(dtype).max + 1, shape, dtype=dtype)
+        blob = compress(img, trained(), tile=16)
+        back = decompress(blob, trained())
+        assert back.dtype == img.dtype and back.shape == img.shape and (back == img).all()
+
+
+@given(
+    h=st.integers(1, 70),
+    w=st.integers(1, 70),
+    channels=st.sampled_from([1, 2, 3, 4]),
+    wide=st.booleans(),
+    tile=st.sampled_from([16, 32, 48]),
+    noise=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_property_round_trip_is_pixel_exact(h, w, channels, wide, tile, noise, seed):
+    dtype = np.uint16 if wide else np.uint8
+    img = scene(h, w, channels, dtype, seed)
+    if noise:  # extremes and jumps: residuals wrap around the plane's range
+        rng = np.random.default_rng(seed)
+        mask = rng.random(img.shape) < 0.2
+        img[mask] = rng.choice([0, np.iinfo(dtype).max], mask.sum())
+    blob = compress(img, trained(), tile=tile, safeguard=False)
+    back = decompress(blob, trained())
+    assert back.shape == img.shape and back.dtype == img.dtype and (back == img).all()
+
+
+def test_kernel_matches_plain_python_integer_arithmetic():
+    # the decoder's agreement on every machine rests on integer-only arithmetic: the JIT
+    # kernel and the same code run by the Python interpreter give the same stream
+    model = trained()
+    img = scene(9, 13, 3, np.uint16, seed=4)
+    words = code_tile(model, img, kernel.ENCODE)
+    jit = kernel.code_plane
+    try:
+        kernel.code_plane = jit.py_func
+        assert (code_tile(model, img, kernel.ENCODE) == words).all()
+    finally:
+        kernel.code_plane = jit
+    t = decode_tile(model, words.astype("<u4").tobytes(), 9, 13, 3, np.dtype(np.uint16), "t")
+    assert (t == img).all()
+
+
+def test_bitstream_is_pinned():
+    i, j, c = np.mgrid[0:40, 0:50, 0:3]
+    img = ((i * 3 + j * 2 + c * 40 + (i * j * 7) % 13) % 256).astype(np.uint8)
+    blob = compress(img, PhotoModel(), tile=32, safeguard=False)
+    assert hashlib.sha256(blob).hexdigest()[:16] == "b972d3d5024c2f45"
+
+
+def test_the_learned_prior_helps_on_unseen_images():
+    img = scene(64, 64, 3, seed=9)
+    plain = len(compress(img, PhotoModel(), safeguard=False))
+    assert len(compress(img, trained(), safeguard=False)) < 0.97 * plain
+
+
+def test_tiles_decode_alone():
+    img = scene(70, 90, 3, seed=3)
+    blob = compress(img, trained(), tile=32, safeguard=False)
+    c = container.unpack(blob)
+    assert len(c.index) == 3 * 3
+    broken = bytearray(blob)  # damage the first tile: the last still decodes
+    broken[c.payload_start + 2] ^= 0xFF
+    with pytest.raises(ContainerError):
+        decompress(bytes(broken), trained())
+    assert (decompress_tile(bytes(broken), trained(), 0, 2, 2) == img[64:, 64:]).all()
+    with pytest.raises(DataError, match="outside"):
+        decompress_tile(blob, trained(), 0, 3, 0)
+
+
+def test_damage_truncation_and_wrong_model_are_refused():
+    img = scene(40, 40, 3, seed=5)
+    blob = compress(img, trained(), safeguard=False)
+    for cut in (10, len(blob) // 2, len(blob) - 1):
+        with pytest.raises(ContainerError):
+            decompress(blob[:cut], trained())
+    with pytest.raises(ContainerError, match="wrong model"):
+        decompress(blob, PhotoModel())
+    with pytest.raises(ContainerError, match="no embedded model"):
+        decompress(blob)
+    embedded = compress(img, trained(), safeguard=False, embed=True)
+    assert (decompress(embedded) == img).all()
+
+
+def test_unsupported_images_are_refused():
+    for bad, msg in [
+        (np.zeros((4, 4), np.float32), "uint8 or uint16"),
+        (np.zeros((4, 4, 5), np.uint8), "1..4"),
+        (np.zeros((0, 4), np.uint8), "empty"),
+        (np.zeros((2, 2, 2, 2), np.uint8), "image"),
+    ]:
+        with pytest.raises(DataError, match=msg):
+            compress(bad, trained())
+    with pytest.raises(ModelError):
+        compress(np.zeros((4, 4), np.uint8), object())
+
+
+def test_safeguard_stores_jpegxl_when_it_is_smaller():
+    palette = np.array([[0, 0, 0], [255, 0, 0], [0, 255, 0], [0, 0, 255]], np.uint8)
+    flat = palette[np.random.default_rng(0).integers(0, 4, (64, 64))]  # JPEG-XL's palette wins
+    report: list = []
+    blob = compress_images([Photo(flat, "flat.png", "png")], trained(), report=report)
+    assert report[0][2] is True
+    photos = decompress_images(blob, trained())
+    assert photos[0].name == "flat.png" and (photos[0].pixels == flat).all()
+    assert container.unpack(blob).header["images"][0]["stored"] == "jpegxl"
+
+
+def test_model_file_round_trip():
+    model = trained()
+    again, _ = modelfile.from_bytes(modelfile.to_bytes(model))
+    assert isinstance(again, PhotoModel) and again.fingerprint == model.fingerprint
+    assert model.prior.min() >= 1 and (model.prior.sum(-1) == kernel.TOTAL).all()
+
+
+def test_crafted_names_never_leave_the_output_folder():
+    blob = compress_images([Photo(scene(8, 8, 1), "a.png", "png")], trained(), safeguard=False)
+    p = container.unpack(blob)
+    head = dict(p.header)
+    head["images"] = [{**head["images"][0], "name": "../evil.png"}]
+    forged = container.pack(
+        p.codec, p.codec_version, head, [(p.record(0), 64, p.index[0].check)], None
+    )
+    with pytest.raises(ContainerError, match="plain, unique file name"):
+        decompress_images(forged, trained())
+
+
+def test_cli_train_compress_decompress(tmp_path, capsys):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    (photos / "a.png").write_bytes(imagecodecs.png_encode(scene(80, 70, 3, seed=1)))
+    (photos / "b.tif").write_bytes(imagecodecs.tiff_encode(scene(50, 90, 1, seed=2)))
+    model = tmp_path / "photo.model"
+    assert main(["train", str(photos), "-o", str(model), "-q"]) == 0
+    img = scene(75, 61, 3, seed=3)
+    (tmp_path / "new.png").write_bytes(imagecodecs.png_encode(img))
+    assert main(["compress", str(tmp_path / "new.png"), "-m", str(model)]) == 0
+    lz = tmp_path / "new.png.lz"
+    assert main(["info", str(lz)]) == 0
+    assert "photos (id 4" in capsys.readouterr().out
+    assert main(["decompress", str(lz), "-m", str(model)]) == 0
+    back = imagecodecs.png_decode((tmp_path / "new.restored.png").read_bytes())
+    assert (back == img).all()
+    out = tmp_path / "folder.lz"
+    assert main(["compress", str(photos), "-m", str(model), "-o", str(out)]) == 0
+    assert main(["decompress", str(out), "-m", str(model), "-o", str(tmp_path / "r")]) == 0
+    assert (
+        imagecodecs.tiff_decode((tmp_path / "r" / "b.tif").read_bytes()) == scene(50, 90, 1, seed=2)
+    ).all()
+    assert main(["compress", str(tmp_path / "new.png")]) == 2  # photos need a model
+
+
+def test_records_check_the_decoded_pixels():
+    img = scene(20, 20, 3, seed=6)
+    blob = compress(img, trained(), safeguard=False)
+    p = container.unpack(blob)
+    assert p.index[0].check == zlib.crc32(img.astype("<u1").tobytes())
+    with pytest.raises(LatentzipError):
+        decompress(blob, PhotoModel.fit([scene(30, 30, 3, seed=8)]))
