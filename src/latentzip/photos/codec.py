@@ -270,15 +270,15 @@ def _tile(c, model, k: int, th: int, tw: int, ch: int, dtype) -> np.ndarray:
 def _decode_stored(c, k: int, h: int, w: int, ch: int, dtype) -> np.ndarray:
     import imagecodecs
 
+    data = c.record(k)
+    img = np.empty((h, w, ch), dtype)
+    out = img[:, :, 0] if ch == 1 else img  # decoded in place: never larger than stated
     try:
-        img = np.asarray(imagecodecs.jpegxl_decode(c.record(k), numthreads=1))
-    except ContainerError:
-        raise
+        imagecodecs.jpegxl_decode(data, numthreads=1, out=out)
     except Exception as exc:
-        raise ContainerError(f"record {k}: not a readable JPEG-XL stream ({exc})") from exc
-    img = img.reshape((*img.shape[:2], -1))
-    if img.shape != (h, w, ch) or img.dtype != dtype:
-        raise ContainerError(f"record {k}: the stored image is not of the stated shape")
+        raise ContainerError(
+            f"record {k}: not a JPEG-XL stream of the stated image ({exc})"
+        ) from exc
     if zlib.crc32(np.ascontiguousarray(img).tobytes()) != c.index[k].check:
         raise ContainerError(f"record {k}: decoded pixels fail their check (corrupted record)")
     return img

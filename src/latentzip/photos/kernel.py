@@ -209,7 +209,7 @@ def code_plane(
                     v += mod
                 elif v >= mod:
                     v -= mod
-                if v > maxval:  # a wrapped value outside the range: not from our encoder
+                if v < 0 or v > maxval:  # outside the plane: not from our encoder
                     dec[2] = 2
                     return tokens, errors, n_out
                 img[i, j] = v
