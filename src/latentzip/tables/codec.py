@@ -43,6 +43,7 @@ CODEC = records.CodecId(2, "tables", 2)
 CODEC_TABLE = CODEC.id
 _BLOCKS_PER_BATCH = 16
 _SHA_HEX = 32  # 128 bits of SHA-256
+_CHUNK_BYTES = 64 * 2**20  # decoded rows' arrays per chunk
 
 
 @dataclass(frozen=True)
@@ -280,9 +281,9 @@ def _decode_chunks(c, h: Fields, model: TableModel | None, budget: int):
     block = h.int("block_rows", 1, BLOCK_ROWS)
     if n_columns != len(plan.columns):
         raise ContainerError("the container's columns do not match the model")
-    limits.check_claim(
-        24 * n * (len(plan.modelled) + len(plan.numbers)), budget, f"decoding {n} rows"
-    )
+    width = 16 * (len(plan.modelled) + len(plan.numbers) + 1)  # bytes per row of arrays
+    blocks = max(1, min(_BLOCKS_PER_BATCH, _CHUNK_BYTES // (width * block)))
+    limits.check_claim(2 * width * block * blocks, budget, f"decoding blocks of {block} rows")
     n_blocks = -(-n // block) if coder is not None else 0
     if len(c.index) != 1 + n_blocks or c.index[0].n_samples != 0:
         raise ContainerError(f"{len(c.index)} records for {n} rows in blocks of {block}")
@@ -301,23 +302,24 @@ def _decode_chunks(c, h: Fields, model: TableModel | None, budget: int):
         j for j, col in enumerate(plan.columns) if col.role == "text"
     }:
         raise ContainerError("the container's header or text columns do not match the model")
-    symbols = np.zeros((n, len(plan.modelled)), np.int64)
-    offsets = np.zeros((n, len(plan.numbers)), np.int64)
-    if coder is not None:
-        _decode_blocks(c, plan, coder, block, symbols, offsets)
     for j, cells in side.text.items():
         if len(cells) != n:
             raise ContainerError(f"text column {j + 1}: {len(cells)} cells for {n} rows")
-    step = block * _BLOCKS_PER_BATCH
+    step = block * blocks
     exceptions = _exceptions_by_chunk(side.exceptions, n, step)
 
-    def chunks():
+    def chunks():  # a chunk's records are decoded only when its rows are written
         for k, lo in enumerate(range(0, n, step)):
             hi = min(n, lo + step)
+            symbols = np.zeros((hi - lo, len(plan.modelled)), np.int64)
+            offsets = np.zeros((hi - lo, len(plan.numbers)), np.int64)
+            if coder is not None:
+                first = 1 + lo // block
+                ids = range(first, first + -(-(hi - lo) // block))
+                _decode_blocks(c, plan, coder, block, ids, symbols, offsets)
             text = {j: cells[lo:hi] for j, cells in side.text.items()}
-            coded = CodedColumns(symbols[lo:hi], offsets[lo:hi], exceptions[k], text)
             try:
-                yield plan.decode(coded, block)
+                yield plan.decode(CodedColumns(symbols, offsets, exceptions[k], text), block)
             except DataError as exc:
                 raise ContainerError(str(exc)) from exc
 
@@ -359,8 +361,9 @@ def _resolve_model(c, h: Fields, model: TableModel | None) -> TableModel:
     return model
 
 
-def _decode_blocks(c, plan, coder, block: int, symbols: np.ndarray, offsets: np.ndarray) -> None:
-    ids = list(range(1, len(c.index)))
+def _decode_blocks(c, plan, coder, block: int, ids, symbols, offsets) -> None:
+    """Decode records ``ids`` (consecutive blocks) into the rows of ``symbols``/``offsets``."""
+    ids = list(ids)
     for start in range(0, len(ids), _BLOCKS_PER_BATCH):
         batch = ids[start : start + _BLOCKS_PER_BATCH]
         parts, labels = [], [f"record {i}" for i in batch]
@@ -377,7 +380,7 @@ def _decode_blocks(c, plan, coder, block: int, symbols: np.ndarray, offsets: np.
         row = 0
         for i, (_, uniform), label in zip(batch, parts, labels, strict=True):
             m = c.index[i].n_samples
-            lo = (i - 1) * block
+            lo = (i - ids[0]) * block
             s = sym[row : row + m]
             symbols[lo : lo + m] = s
             offsets[lo : lo + m] = _decode_residuals(plan, s, uniform, label)
