@@ -53,7 +53,7 @@ def baselines():
         return ic.webp_encode(rgb, lossless=True, level=100, method=6, numthreads=1)
 
     def webp_back(b, a):
-        out = ic.webp_decode(b, numthreads=1)
+        out = ic.webp_decode(b)
         return out if a.ndim == 3 else out[..., 0]
 
     return {
