@@ -28,11 +28,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from latentzip.coding import container, general, limits, modelfile, rans, records
+from latentzip.coding import container, general, limits, modelfile, records
 from latentzip.coding.fields import Fields
-from latentzip.coding.parts import read_varint, varint
 from latentzip.errors import ContainerError, DataError, ModelError
-from latentzip.tables import sidedata
+from latentzip.tables import blocks, sidedata
 from latentzip.tables.csvfile import CsvFormat, Table, format_chunks, parse_csv
 from latentzip.tables.model import TableModel
 from latentzip.tables.plan import BLOCK_ROWS, CodedColumns, TablePlan
@@ -41,7 +40,6 @@ __all__ = ["CODEC", "CODEC_TABLE", "Report", "compress", "compress_report", "dec
 
 CODEC = records.CodecId(2, "tables", 2)
 CODEC_TABLE = CODEC.id
-_BLOCKS_PER_BATCH = 16
 _SHA_HEX = 32  # 128 bits of SHA-256
 _CHUNK_BYTES = 64 * 2**20  # decoded rows' arrays per chunk
 
@@ -168,7 +166,7 @@ def _learned(
     recs = [(side, 0, zlib.crc32(side))]
     sizes = [0, 0]
     if coder is not None:
-        for payload, m, check, split in _encode_blocks(plan, coder, coded, block):
+        for payload, m, check, split in blocks.encode_blocks(plan, coder, coded, block):
             recs.append((payload, m, check))
             sizes[0] += split
             sizes[1] += len(payload) - split
@@ -195,35 +193,6 @@ def _learned(
         circuit_bytes=sizes[0], residual_bytes=sizes[1], side_bytes=len(side),
     )  # fmt: skip
     return blob, report
-
-
-def _encode_blocks(plan, coder, coded: CodedColumns, block: int):
-    """(payload, rows, check, circuit bytes) of each block of rows."""
-    n = len(coded.symbols)
-    step = block * _BLOCKS_PER_BATCH
-    for lo in range(0, n, step):
-        sym = coded.symbols[lo : lo + step]
-        circuit = records.encode_blocks(coder, sym, block)
-        for b, (stream, m, _) in enumerate(circuit):
-            rows = slice(lo + b * block, lo + b * block + m)
-            uniform = _encode_residuals(plan, coded.symbols[rows], coded.offsets[rows])
-            head = varint(len(stream))
-            check = _check(coded.symbols[rows], coded.offsets[rows])
-            yield head + stream + uniform, m, check, len(head) + len(stream)
-
-
-def _encode_residuals(plan, symbols: np.ndarray, offsets: np.ndarray) -> bytes:
-    widths = plan.residual_widths(symbols)
-    coded = widths > 1
-    if not coded.any():
-        return b""
-    digits, sizes = rans.split_digits(offsets[coded], widths[coded])
-    return rans.encode_uniform(digits, sizes)
-
-
-def _check(symbols: np.ndarray, offsets: np.ndarray) -> int:
-    start = records.content_check(symbols)
-    return zlib.crc32(np.ascontiguousarray(offsets, "<i8").tobytes(), start)
 
 
 # ----------------------------------------------------------------------------- decoding
@@ -282,8 +251,8 @@ def _decode_chunks(c, h: Fields, model: TableModel | None, budget: int):
     if n_columns != len(plan.columns):
         raise ContainerError("the container's columns do not match the model")
     width = 16 * (len(plan.modelled) + len(plan.numbers) + 1)  # bytes per row of arrays
-    blocks = max(1, min(_BLOCKS_PER_BATCH, _CHUNK_BYTES // (width * block)))
-    limits.check_claim(2 * width * block * blocks, budget, f"decoding blocks of {block} rows")
+    per_chunk = max(1, min(blocks.BLOCKS_PER_BATCH, _CHUNK_BYTES // (width * block)))
+    limits.check_claim(2 * width * block * per_chunk, budget, f"decoding blocks of {block} rows")
     n_blocks = -(-n // block) if coder is not None else 0
     if len(c.index) != 1 + n_blocks or c.index[0].n_samples != 0:
         raise ContainerError(f"{len(c.index)} records for {n} rows in blocks of {block}")
@@ -305,7 +274,7 @@ def _decode_chunks(c, h: Fields, model: TableModel | None, budget: int):
     for j, cells in side.text.items():
         if len(cells) != n:
             raise ContainerError(f"text column {j + 1}: {len(cells)} cells for {n} rows")
-    step = block * blocks
+    step = block * per_chunk
     exceptions = _exceptions_by_chunk(side.exceptions, n, step)
 
     def chunks():  # a chunk's records are decoded only when its rows are written
@@ -316,7 +285,7 @@ def _decode_chunks(c, h: Fields, model: TableModel | None, budget: int):
             if coder is not None:
                 first = 1 + lo // block
                 ids = range(first, first + -(-(hi - lo) // block))
-                _decode_blocks(c, plan, coder, block, ids, symbols, offsets)
+                blocks.decode_blocks(c, plan, coder, block, ids, symbols, offsets)
             text = {j: cells[lo:hi] for j, cells in side.text.items()}
             try:
                 yield plan.decode(CodedColumns(symbols, offsets, exceptions[k], text), block)
@@ -359,48 +328,6 @@ def _resolve_model(c, h: Fields, model: TableModel | None) -> TableModel:
             f"{model.fingerprint[:16]}"
         )
     return model
-
-
-def _decode_blocks(c, plan, coder, block: int, ids, symbols, offsets) -> None:
-    """Decode records ``ids`` (consecutive blocks) into the rows of ``symbols``/``offsets``."""
-    ids = list(ids)
-    for start in range(0, len(ids), _BLOCKS_PER_BATCH):
-        batch = ids[start : start + _BLOCKS_PER_BATCH]
-        parts, labels = [], [f"record {i}" for i in batch]
-        for i, label in zip(batch, labels, strict=True):
-            payload = c.record(i)
-            size, pos = read_varint(payload, 0, label)
-            if pos + size > len(payload):
-                raise ContainerError(f"{label}: the circuit stream runs past the record")
-            parts.append((payload[pos : pos + size], payload[pos + size :]))
-        sym = records.decode_unchecked(
-            coder, [(p, c.index[i].n_samples) for i, (p, _) in zip(batch, parts, strict=True)],
-            labels,
-        )  # fmt: skip
-        row = 0
-        for i, (_, uniform), label in zip(batch, parts, labels, strict=True):
-            m = c.index[i].n_samples
-            lo = (i - ids[0]) * block
-            s = sym[row : row + m]
-            symbols[lo : lo + m] = s
-            offsets[lo : lo + m] = _decode_residuals(plan, s, uniform, label)
-            if _check(s, offsets[lo : lo + m]) != c.index[i].check:
-                raise ContainerError(f"{label}: decoded data fails its check (corrupted record)")
-            row += m
-
-
-def _decode_residuals(plan, symbols: np.ndarray, payload: bytes, label: str) -> np.ndarray:
-    widths = plan.residual_widths(symbols)
-    out = np.zeros(widths.shape, np.int64)
-    coded = widths > 1
-    if not coded.any():
-        if payload:
-            raise ContainerError(f"{label}: residual bytes where none are coded")
-        return out
-    sizes = rans.digit_sizes(widths[coded])
-    digits = rans.decode_uniform(payload, sizes[sizes > 0], label=f"{label} residuals")
-    out[coded] = rans.join_digits(digits, widths[coded])
-    return out
 
 
 def describe(c: container.Container) -> list[tuple[str, str]]:
