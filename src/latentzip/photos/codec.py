@@ -20,7 +20,7 @@ from latentzip.coding import container, limits, rans
 from latentzip.coding.fields import Fields
 from latentzip.coding.records import CodecId
 from latentzip.errors import ContainerError, DataError, ModelError
-from latentzip.photos import kernel
+from latentzip.photos import compaction, kernel
 from latentzip.photos.model import PhotoModel
 from latentzip.photos.planes import (
     DTYPES,
@@ -57,9 +57,16 @@ def tiles_of(img: np.ndarray, tile: int) -> list[np.ndarray]:
     return [img[i : i + tile, j : j + tile] for i in range(0, h, tile) for j in range(0, w, tile)]
 
 
-def code_tile(model: PhotoModel, tile: np.ndarray, mode: int, counts=None) -> np.ndarray:
-    """STATS: add token counts to ``counts``; ENCODE: the tile's rANS words."""
-    planes = to_planes(tile)
+def _tops(maps: list, channels: int, dtype) -> list[int]:
+    top = (1 << (8 * np.dtype(dtype).itemsize)) - 1
+    tops = [top if m is None else max(len(m) - 1, 1) for m in maps]
+    return tops if channels < 3 else [top] * 3 + tops[3:]
+
+
+def code_tile(model: PhotoModel, tile: np.ndarray, mode: int, counts=None) -> bytes:
+    """STATS: add token counts to ``counts``; ENCODE: the tile's record payload."""
+    tile, maps = compaction.compact(tile)
+    planes = to_planes(tile, _tops(maps, tile.shape[2], tile.dtype))
     h, w = tile.shape[:2]
     n_max = 2 * h * w * len(planes)
     starts = np.zeros(n_max if mode == kernel.ENCODE else 1, np.int64)
@@ -80,23 +87,25 @@ def code_tile(model: PhotoModel, tile: np.ndarray, mode: int, counts=None) -> np
         )  # fmt: skip
         if luma is None:
             luma, luma_tokens = p.values, tokens
-    if mode == kernel.ENCODE:
-        return rans.encode_reverse(starts[:n_out], freqs[:n_out], kernel.PRECISION)
-    return np.zeros(0, np.uint32)
+    if mode != kernel.ENCODE:
+        return b""
+    words = rans.encode_reverse(starts[:n_out], freqs[:n_out], kernel.PRECISION)
+    return compaction.to_bytes(maps, tile.dtype) + words.astype("<u4").tobytes()
 
 
 def decode_tile(model: PhotoModel, payload: bytes, h: int, w: int, c: int, dtype, label: str):
     """The (h, w, c) tile of one record."""
-    if len(payload) % 4:
+    maps, pos = compaction.from_bytes(payload, c, dtype, label)
+    if (len(payload) - pos) % 4:
         raise ContainerError(f"{label}: not a whole number of 32-bit words")
-    words = np.frombuffer(payload, "<u4").astype(np.uint32)
+    words = np.frombuffer(payload[pos:], "<u4").astype(np.uint32)
     state, pos, status = rans.decoder_init(words)
     rans.raise_for_status(status, label)
     dec = np.array([state, pos, rans.OK], np.uint64)
     dummy = np.zeros(1, np.int64)
     planes = []
     luma = luma_tokens = None
-    for maxval, kind in shapes(c, dtype):
+    for maxval, kind in shapes(c, dtype, _tops(maps, c, dtype)):
         has_ref = kind == 1
         values = np.zeros((h, w), np.int64)
         side = luma_tokens // 3 if has_ref else np.full((h, w), -1, np.int64)
@@ -114,7 +123,7 @@ def decode_tile(model: PhotoModel, payload: bytes, h: int, w: int, c: int, dtype
     if not rans.decoder_is_empty(dec[0], int(dec[1])):
         raise ContainerError(f"{label}: stream has leftover data (wrong model?)")
     try:
-        return from_planes(planes, dtype)
+        return compaction.expand(from_planes(planes, dtype), maps, label)
     except DataError as exc:
         raise ContainerError(f"{label}: {exc}") from exc
 
@@ -147,10 +156,7 @@ def compress_images(
         img = check_image(photo.pixels)
         if max(img.shape[:2]) > _MAX_SIDE:
             raise DataError(f"{photo.name or 'image'}: sides above {_MAX_SIDE} are not supported")
-        tiles = [
-            (code_tile(model, t, kernel.ENCODE).astype("<u4").tobytes(), t)
-            for t in tiles_of(img, tile)
-        ]
+        tiles = [(code_tile(model, t, kernel.ENCODE), t) for t in tiles_of(img, tile)]
         learned = sum(len(b) for b, _ in tiles)
         entry = {"shape": list(img.shape), "dtype": img.dtype.str}
         if photo.name:

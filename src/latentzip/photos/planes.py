@@ -43,31 +43,33 @@ def check_image(img: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(img)
 
 
-def to_planes(img: np.ndarray) -> list[Plane]:
-    """Planes of an (h, w, c) tile (see the module docstring)."""
+def to_planes(img: np.ndarray, tops: list[int] | None = None) -> list[Plane]:
+    """Planes of an (h, w, c) tile (see the module docstring); ``tops`` caps the values of the
+    channels coded as planes of their own (compacted channels: their number of values - 1)."""
     top = (1 << (8 * img.dtype.itemsize)) - 1
+    tops = tops or [top] * img.shape[2]
     ch = [img[:, :, k].astype(np.int64) for k in range(img.shape[2])]
     if len(ch) < 3:
-        return [Plane(np.ascontiguousarray(p), top, LUMA) for p in ch]
+        return [Plane(np.ascontiguousarray(p), t, LUMA) for p, t in zip(ch, tops, strict=True)]
     r, g, b = ch[:3]
     co = r - b
     t = b + (co >> 1)
     cg = g - t
     y = t + (cg >> 1)
-    planes = [
-        Plane(y, top, LUMA),
-        Plane(co + top, 2 * top, CHROMA),
-        Plane(cg + top, 2 * top, CHROMA),
+    planes = [Plane(y, top, LUMA), Plane(co + top, 2 * top, CHROMA)]
+    planes.append(Plane(cg + top, 2 * top, CHROMA))
+    return planes + [
+        Plane(np.ascontiguousarray(p), t, LUMA) for p, t in zip(ch[3:], tops[3:], strict=True)
     ]
-    return planes + [Plane(np.ascontiguousarray(p), top, LUMA) for p in ch[3:]]
 
 
-def shapes(n_channels: int, dtype: np.dtype) -> list[tuple[int, int]]:
+def shapes(n_channels: int, dtype: np.dtype, tops: list[int] | None = None) -> list:
     """``(maxval, kind)`` of each plane of an image of ``n_channels`` and ``dtype``."""
     top = (1 << (8 * np.dtype(dtype).itemsize)) - 1
+    tops = tops or [top] * n_channels
     if n_channels < 3:
-        return [(top, LUMA)] * n_channels
-    return [(top, LUMA), (2 * top, CHROMA), (2 * top, CHROMA)] + [(top, LUMA)] * (n_channels - 3)
+        return [(t, LUMA) for t in tops]
+    return [(top, LUMA), (2 * top, CHROMA), (2 * top, CHROMA)] + [(t, LUMA) for t in tops[3:]]
 
 
 def from_planes(planes: list[np.ndarray], dtype: np.dtype) -> np.ndarray:
