@@ -21,7 +21,7 @@ from latentzip.coding.fields import Fields
 from latentzip.coding.records import CodecId
 from latentzip.errors import ContainerError, DataError, ModelError
 from latentzip.photos import compaction, kernel
-from latentzip.photos.model import PhotoModel
+from latentzip.photos.model import PhotoModel, fit_linear
 from latentzip.photos.planes import (
     DTYPES,
     MAX_CHANNELS,
@@ -39,6 +39,7 @@ MAX_TILE = 1024  # a tile's coder state (~110 bytes per pixel) stays near 100 Mi
 _MAX_SIDE = 2**16
 _STORED = "jpegxl"
 _FINGERPRINT = 32  # hex digits (128 bits) of the model's SHA-256
+_OWN_PREDICTOR = 4096  # planes of this many pixels carry their own linear predictor
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ def code_tile(model: PhotoModel, tile: np.ndarray, mode: int, counts=None) -> by
     """STATS: add token counts to ``counts``; ENCODE: the tile's record payload."""
     tile, maps = compaction.compact(tile)
     planes = to_planes(tile, _tops(maps, tile.shape[2], tile.dtype))
+    own = [fit_linear(p.values) if p.values.size >= _OWN_PREDICTOR else None for p in planes]
     h, w = tile.shape[:2]
     n_max = 2 * h * w * len(planes)
     starts = np.zeros(n_max if mode == kernel.ENCODE else 1, np.int64)
@@ -75,27 +77,54 @@ def code_tile(model: PhotoModel, tile: np.ndarray, mode: int, counts=None) -> by
     luma = luma_tokens = None
     dec = np.zeros(3, np.uint64)
     empty = np.zeros(1, np.uint32)
-    for p in planes:
+    for p, linear in zip(planes, own, strict=True):
         has_ref = p.kind == 1
         side = luma_tokens // 3 if has_ref else np.full((h, w), -1, np.int64)
         ref = luma if has_ref else p.values
         table = counts[p.kind] if mode == kernel.STATS else model.prior[p.kind].copy()
         seen = np.zeros(kernel.N_CONTEXTS, np.int64)
+        linear = model.linear[p.kind] if linear is None else linear
         tokens, _, n_out = kernel.code_plane(
             mode, p.values, p.maxval, side, ref, has_ref,
-            model.linear[p.kind], table, seen, starts, freqs, n_out, empty, dec,
+            linear, table, seen, starts, freqs, n_out, empty, dec,
         )  # fmt: skip
         if luma is None:
             luma, luma_tokens = p.values, tokens
     if mode != kernel.ENCODE:
         return b""
     words = rans.encode_reverse(starts[:n_out], freqs[:n_out], kernel.PRECISION)
-    return compaction.to_bytes(maps, tile.dtype) + words.astype("<u4").tobytes()
+    head = compaction.to_bytes(maps, tile.dtype) + _predictors_to_bytes(own)
+    return head + words.astype("<u4").tobytes()
+
+
+def _predictors_to_bytes(own: list) -> bytes:
+    """Per plane: 0 (the model's predictor) or 1 and the plane's own coefficients (int16)."""
+    out = bytearray()
+    for linear in own:
+        out += b"\x00" if linear is None else b"\x01" + linear.astype("<i2").tobytes()
+    return bytes(out)
+
+
+def _predictors_from_bytes(data: bytes, pos: int, n: int, label: str) -> tuple[list, int]:
+    own = []
+    size = 2 * kernel.N_LINEAR
+    for _ in range(n):
+        if pos >= len(data) or data[pos] > 1 or (data[pos] and pos + 1 + size > len(data)):
+            raise ContainerError(f"{label}: invalid predictor coefficients")
+        if data[pos]:
+            own.append(np.frombuffer(data[pos + 1 : pos + 1 + size], "<i2").astype(np.int64))
+            pos += 1 + size
+        else:
+            own.append(None)
+            pos += 1
+    return own, pos
 
 
 def decode_tile(model: PhotoModel, payload: bytes, h: int, w: int, c: int, dtype, label: str):
     """The (h, w, c) tile of one record."""
     maps, pos = compaction.from_bytes(payload, c, dtype, label)
+    kinds = shapes(c, dtype, _tops(maps, c, dtype))
+    own, pos = _predictors_from_bytes(payload, pos, len(kinds), label)
     if (len(payload) - pos) % 4:
         raise ContainerError(f"{label}: not a whole number of 32-bit words")
     words = np.frombuffer(payload[pos:], "<u4").astype(np.uint32)
@@ -105,16 +134,17 @@ def decode_tile(model: PhotoModel, payload: bytes, h: int, w: int, c: int, dtype
     dummy = np.zeros(1, np.int64)
     planes = []
     luma = luma_tokens = None
-    for maxval, kind in shapes(c, dtype, _tops(maps, c, dtype)):
+    for (maxval, kind), linear in zip(kinds, own, strict=True):
         has_ref = kind == 1
         values = np.zeros((h, w), np.int64)
         side = luma_tokens // 3 if has_ref else np.full((h, w), -1, np.int64)
         ref = luma if has_ref else values
         table = model.prior[kind].copy()
         seen = np.zeros(kernel.N_CONTEXTS, np.int64)
+        linear = model.linear[kind] if linear is None else linear
         tokens, _, _ = kernel.code_plane(
             kernel.DECODE, values, maxval, side, ref, has_ref,
-            model.linear[kind], table, seen, dummy, dummy, 0, words, dec,
+            linear, table, seen, dummy, dummy, 0, words, dec,
         )  # fmt: skip
         rans.raise_for_status(int(dec[2]), label)
         if luma is None:

@@ -130,15 +130,27 @@ def _features(plane: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
+def fit_linear(plane: np.ndarray) -> np.ndarray:
+    """The linear predictor's coefficients fitted to one plane (exactly what is stored)."""
+    return _least_squares([_features(plane)])
+
+
 def _least_squares(feats: list) -> np.ndarray:
     x = np.concatenate([f[0] for f in feats])
     y = np.concatenate([f[1] for f in feats])
     if len(y) < 4 * kernel.N_LINEAR:
         return np.zeros(kernel.N_LINEAR, np.int64)
-    a = np.linalg.lstsq(x, y, rcond=None)[0]
+    a = _solve(x, y, np.ones_like(y))
     weight = 1 / np.maximum(np.abs(y - x @ a), 2)  # one reweighting: edges count less
-    a = np.linalg.lstsq(x * weight[:, None], y * weight, rcond=None)[0]
+    a = _solve(x, y, weight**2)
     return np.clip(np.round(a * (1 << kernel.LINEAR_SHIFT)), -(2**12), 2**12).astype(np.int64)
+
+
+def _solve(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Weighted least squares through the (ridge-steadied) normal equations: 10 x 10."""
+    xw = x * w[:, None]
+    gram = x.T @ xw + 1e-6 * len(y) * np.eye(x.shape[1])
+    return np.linalg.solve(gram, xw.T @ y)
 
 
 def _normalise(counts: np.ndarray) -> np.ndarray:
