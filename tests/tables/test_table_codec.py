@@ -93,6 +93,17 @@ def test_long_tables_decode_chunk_by_chunk():
     assert table.n_rows == 70_000 and table.columns[1][65_536] == "Lima"
 
 
+def test_wide_tables_with_few_rows_are_stored_without_training():
+    # NCI60-like: 40 rows x 600 numeric columns took minutes of structure learning for a
+    # model that could never pay for itself
+    rng = np.random.default_rng(0)
+    rows = [",".join(f"{v:.3f}" for v in rng.normal(size=600)) for _ in range(40)]
+    raw = ("\n".join(rows) + "\n").encode()
+    blob, report = compress_report(raw)
+    assert report.mode == "stored" and "600 columns" in report.why
+    assert decompress(blob) == raw
+
+
 def test_other_files_of_the_same_layout():
     model = mixed_model()
     lines = MIXED.split(b"\r\n")

@@ -42,6 +42,7 @@ CODEC = records.CodecId(2, "tables", 2)
 CODEC_TABLE = CODEC.id
 _SHA_HEX = 32  # 128 bits of SHA-256
 _CHUNK_BYTES = 64 * 2**20  # decoded rows' arrays per chunk
+_WIDE = 256  # more columns than this and than rows: no model is trained on the file
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,10 @@ def compress_report(
             table = _parse(raw, model)
             if own and table.n_rows == 0:
                 raise DataError("the table has no data rows")
+            if own and table.n_columns > max(_WIDE, table.n_rows):
+                # structure learning costs columns^2; with fewer rows than columns a model
+                # trained on this file cannot pay for itself
+                raise DataError(f"{table.n_columns} columns and only {table.n_rows} rows")
         except DataError as exc:
             if not own:
                 raise
