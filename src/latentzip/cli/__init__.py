@@ -77,7 +77,10 @@ def _compress(args) -> None:
     model = _photo_model(args)
     if model is not None or (photos.is_photo_input(args.input) and not Path(args.input).is_dir()):
         if model is None:
-            raise LatentzipError("photos need a model: latentzip train PHOTOS/ -o photo.model")
+            other = f" ({args.model} is a model of another kind)" if args.model else ""
+            raise LatentzipError(
+                f"photos need a photo model: latentzip train PHOTOS/ -o photo.model{other}"
+            )
         photos.compress(args, model)
     elif _is_table(args.input):
         from latentzip.cli import tables

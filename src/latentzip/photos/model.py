@@ -58,9 +58,9 @@ class PhotoModel:
             raise ModelError("no training images")
         linear = np.zeros((_N_KINDS, kernel.N_LINEAR), np.int64)
         for kind in (LUMA, CHROMA):
-            feats = [_features(p.values) for im in images for p in to_planes(im) if p.kind == kind]
-            if feats:
-                linear[kind] = _least_squares(feats)
+            planes = [p.values for im in images for p in to_planes(im) if p.kind == kind]
+            if planes:
+                linear[kind] = _least_squares(planes)
         model = cls(linear)
         counts = np.zeros(model.prior.shape, np.int64)
         from latentzip.photos.codec import tiles_of
@@ -132,25 +132,28 @@ def _features(plane: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def fit_linear(plane: np.ndarray) -> np.ndarray:
     """The linear predictor's coefficients fitted to one plane (exactly what is stored)."""
-    return _least_squares([_features(plane)])
+    return _least_squares([plane])
 
 
-def _least_squares(feats: list) -> np.ndarray:
-    x = np.concatenate([f[0] for f in feats])
-    y = np.concatenate([f[1] for f in feats])
-    if len(y) < 4 * kernel.N_LINEAR:
-        return np.zeros(kernel.N_LINEAR, np.int64)
-    a = _solve(x, y, np.ones_like(y))
-    weight = 1 / np.maximum(np.abs(y - x @ a), 2)  # one reweighting: edges count less
-    a = _solve(x, y, weight**2)
+def _least_squares(planes: list) -> np.ndarray:
+    """Coefficients minimising the (once reweighted) squared error over ``planes``; the
+    normal equations are summed plane by plane, so memory does not grow with the collection."""
+    a = np.zeros(kernel.N_LINEAR)
+    for reweight in (False, True):
+        gram = np.zeros((kernel.N_LINEAR, kernel.N_LINEAR))
+        xty = np.zeros(kernel.N_LINEAR)
+        n = 0
+        for plane in planes:
+            x, y = _features(plane)
+            w = 1 / np.maximum(np.abs(y - x @ a), 2) ** 2 if reweight else np.ones_like(y)
+            xw = x * w[:, None]  # edges (large residuals) count less in the second pass
+            gram += x.T @ xw
+            xty += xw.T @ y
+            n += len(y)
+        if n < 4 * kernel.N_LINEAR:
+            return np.zeros(kernel.N_LINEAR, np.int64)
+        a = np.linalg.solve(gram + 1e-6 * n * np.eye(kernel.N_LINEAR), xty)
     return np.clip(np.round(a * (1 << kernel.LINEAR_SHIFT)), -(2**12), 2**12).astype(np.int64)
-
-
-def _solve(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Weighted least squares through the (ridge-steadied) normal equations: 10 x 10."""
-    xw = x * w[:, None]
-    gram = x.T @ xw + 1e-6 * len(y) * np.eye(x.shape[1])
-    return np.linalg.solve(gram, xw.T @ y)
 
 
 def _normalise(counts: np.ndarray) -> np.ndarray:
