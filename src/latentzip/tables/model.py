@@ -37,14 +37,18 @@ _BY_ROWS = (
 )
 
 
+_SEPARATE_CATEGORIES = 8192
+
+
 def config_for_rows(
     n_rows: int, base: HCLTConfig | None = None, embedded: bool = True
 ) -> tuple[HCLTConfig, PlanConfig, int]:
     """(circuit config, plan config, leaf bits) sized to a table: a model embedded in its
     file is paid for there, a separate one (for later files of the same layout) is not."""
     sizes = next(s for rows, s in _BY_ROWS if n_rows >= rows)
-    if not embedded:
-        sizes = _Sizes(min(32, 2 * sizes.k), 16, 2 * sizes.max_bins, 2 * sizes.max_categories)
+    if not embedded:  # identifiers (tail numbers, product codes) stay categories
+        categories = max(2 * sizes.max_categories, _SEPARATE_CATEGORIES)
+        sizes = _Sizes(min(32, 4 * sizes.k), 16, 2 * sizes.max_bins, categories)
     base = base or HCLTConfig.quick()
     epochs = (6 if n_rows >= 20_000 else 10) * (1 if embedded else 2)
     cfg = replace(base, n_latents=sizes.k, epochs=epochs, full_batch_epochs=2,
