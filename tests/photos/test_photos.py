@@ -208,6 +208,23 @@ def test_crafted_names_never_leave_the_output_folder():
         decompress_images(forged, trained())
 
 
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("model_fingerprint", 12345), ("tile", "x"), ("images", {}), ("images", [{"shape": 3}])],
+)
+def test_info_and_decompress_refuse_headers_of_the_wrong_shape(tmp_path, key, value):
+    blob = compress(scene(8, 8, 1), trained(), safeguard=False)
+    c = container.unpack(blob)
+    head = {**c.header, key: value}
+    forged = container.pack(
+        c.codec, c.codec_version, head, [(c.record(0), 64, c.index[0].check)], None
+    )
+    path = tmp_path / "x.lz"
+    path.write_bytes(forged)
+    assert main(["info", str(path)]) == 2
+    assert main(["decompress", str(path), "-o", str(tmp_path / "o.png")]) == 2
+
+
 def test_cli_train_compress_decompress(tmp_path, capsys):
     photos = tmp_path / "photos"
     photos.mkdir()

@@ -127,6 +127,7 @@ def restore(c, args) -> str:
 
 
 def describe(c) -> list[tuple[str, str]]:
+    from latentzip.coding.fields import Fields
     from latentzip.photos.codec import layout
 
     images = layout(c)
@@ -135,10 +136,12 @@ def describe(c) -> list[tuple[str, str]]:
     first = images[0][0] if images else None
     shape = "x".join(map(str, first["shape"])) if first else "-"
     model = "embedded" if c.model is not None else "separate"
+    h = Fields(c.header, "container header")
+    fingerprint, tile = h.str("model_fingerprint", max_len=128)[:16], h.int("tile", 1)
     return [
         ("content", f"{len(images)} images, {pixels} pixels (first: {shape})"),
-        ("model", f"photo-context {c.header.get('model_fingerprint', '')[:16]} ({model})"),
-        ("tiles", f"{c.header.get('tile')} x {c.header.get('tile')} pixels per record"),
+        ("model", f"photo-context {fingerprint} ({model})"),
+        ("tiles", f"{tile} x {tile} pixels per record"),
         ("stored", f"{stored} of {len(images)} images kept as JPEG-XL (smaller than the model's)"),
         ("bits/pixel", f"{8 * len(c.blob) / pixels:.3f}" if pixels else "n/a"),
     ]
