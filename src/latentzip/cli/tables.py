@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
-from latentzip.cliutil import guard_output
+from latentzip.cliutil import given, guard_output
 from latentzip.coding.codecs import CodecSpec
 from latentzip.errors import LatentzipError
 
@@ -51,10 +52,21 @@ def train(args, cfg) -> None:
     valid = None
     if args.valid:
         valid = parse_csv(_read(args.valid)[0], header=fmt.header, delimiter=fmt.delimiter)
-    start = time.perf_counter()
-    model = TableModel(cfg).fit(
-        table, valid=valid, progress=not args.quiet, engine=args.engine, device=args.device
+    model = TableModel.for_table(table, embedded=False)  # sized for the table, kept apart
+    overrides = given(
+        n_latents=args.latents,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        full_batch_epochs=args.full_batch_epochs,
+        seed=args.seed,
     )
+    if args.config != "quick":  # a preset named by the user wins over the sizing
+        model.config = cfg
+    elif overrides:
+        model.config = replace(model.config, **overrides)
+    cfg = model.config
+    start = time.perf_counter()
+    model.fit(table, valid=valid, progress=not args.quiet, engine=args.engine, device=args.device)
     plan = model.plan_
     for j, col in enumerate(plan.columns):
         print(f"{plan.describe(j)}: {_role(col)}")
