@@ -23,17 +23,17 @@ grows with the square of the width).
 from __future__ import annotations
 
 import csv
-import io
 import re
 import threading
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from latentzip.data.loaders import read_maybe_gzip
 from latentzip.errors import DataError
+from latentzip.tables.csvwrite import QUOTING, format_chunks, writer_for
 
 __all__ = [
     "MAX_COLUMNS",
@@ -53,7 +53,6 @@ MAX_COLUMNS = 16384
 #: (a C long, 32 bits on Windows).
 MAX_FIELD_CHARS = 2**31 - 1
 
-_QUOTING = {"minimal": csv.QUOTE_MINIMAL, "all": csv.QUOTE_ALL}
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
 
@@ -95,7 +94,7 @@ class CsvFormat:
         fmt = cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
         flags = (fmt.header, fmt.final_newline, fmt.bom)
         if (
-            fmt.quoting not in _QUOTING
+            fmt.quoting not in QUOTING
             or fmt.lineterminator not in ("\n", "\r\n")
             or not isinstance(fmt.delimiter, str)
             or len(fmt.delimiter) != 1
@@ -242,49 +241,6 @@ def format_csv(table: Table) -> bytes:
     return format_chunks(table.format, table.header, table.verbatim, [table.columns])
 
 
-def format_chunks(
-    fmt: CsvFormat,
-    header: tuple[str, ...] | None,
-    verbatim: dict[int, str],
-    chunks: Iterable[tuple[tuple[str, ...], ...]],
-) -> bytes:
-    """The bytes of a table given as consecutive chunks of rows (each a tuple of columns), so
-    that only one chunk's cells exist as Python strings at a time."""
-    writer, buf = _writer(fmt.delimiter, fmt.lineterminator, fmt.quoting)
-    out = bytearray("\ufeff".encode() if fmt.bom else b"")
-    record = 0
-    last_verbatim = False
-
-    def rows():
-        if header is not None:
-            yield list(header)
-        for columns in chunks:
-            yield from map(list, zip(*columns, strict=True))
-            yield None  # end of chunk: flush
-
-    pieces = []
-    for rec in rows():
-        if rec is None or len(pieces) >= 4096:
-            out += "".join(pieces).encode("utf-8")
-            pieces = []
-            if rec is None:
-                continue
-        last_verbatim = record in verbatim
-        if last_verbatim:
-            pieces.append(verbatim[record])
-        else:
-            writer.writerow(rec)
-            pieces.append(buf.getvalue())
-            buf.seek(0)
-            buf.truncate()
-        record += 1
-    out += "".join(pieces).encode("utf-8")
-    term = fmt.lineterminator.encode()
-    if record and not fmt.final_newline and not last_verbatim and out.endswith(term):
-        del out[-len(term) :]
-    return bytes(out)
-
-
 def _lines(text: str) -> list[str]:
     """Lines split after each ``\\n`` only (``str.splitlines`` also splits on \\x0b, ...)."""
     parts = text.split("\n")
@@ -363,26 +319,13 @@ def _long_fields():
                 csv.field_size_limit(_limit_saved)
 
 
-def _writer(delimiter: str, term: str, quoting: str):
-    buf = io.StringIO(newline="")
-    writer = csv.writer(
-        buf,
-        delimiter=delimiter,
-        quotechar='"',
-        doublequote=True,
-        lineterminator=term,
-        quoting=_QUOTING[quoting],
-    )
-    return writer, buf
-
-
 def _best_quoting(
     records: list[list[str]], raws: list[str], delimiter: str, term: str, final_newline: bool
 ) -> tuple[str, dict[int, str]]:
     """The quoting style that reproduces the most records, and the records it does not."""
     best: tuple[str, dict[int, str]] | None = None
-    for quoting in _QUOTING:
-        writer, buf = _writer(delimiter, term, quoting)
+    for quoting in QUOTING:
+        writer, buf = writer_for(delimiter, term, quoting)
         writer.writerows(records)
         canonical = buf.getvalue()
         if not final_newline:
