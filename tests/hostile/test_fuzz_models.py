@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from conftest import random_circuit
 from fuzzing import NASTY, time_limit
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from latentzip.circuits.circuit import Circuit
@@ -120,5 +120,7 @@ def test_byte_level_damage_in_model_files(hclt_file, data):
     bad = bytearray(hclt_file)
     for _ in range(data.draw(st.integers(1, 3))):
         bad[data.draw(st.integers(0, len(bad) - 1))] ^= data.draw(st.integers(1, 255))
+    bad = bytes(bad[: data.draw(st.integers(0, len(bad)))])
+    assume(bad != hclt_file)  # two flips of the same bit cancel out
     with time_limit(), pytest.raises(LatentzipError):
-        modelfile.from_bytes(bytes(bad[: data.draw(st.integers(0, len(bad)))]))
+        modelfile.from_bytes(bad)

@@ -109,3 +109,17 @@ def test_table_headers_of_the_wrong_shape_are_clean_errors(path, value):
     blob = container.pack(c.codec, c.codec_version, header, records)
     with pytest.raises(ContainerError):
         table_decompress(blob, None if path == ("plan",) else model)
+
+
+def test_a_garbage_root_edge_row_is_refused_not_a_traceback():
+    """Heavy fuzzing: the root's (unused) edge row was not checked, and quantising it for the
+    coder raised ValueError("rows do not sum to one") from a model file."""
+    from latentzip.circuits.circuit import Circuit
+    from latentzip.errors import ModelError
+
+    arrays, settings = random_circuit(6, 3, 4, seed=2).to_arrays()
+    root = int(np.flatnonzero(arrays["parent"] < 0)[0])
+    arrays["edges"] = arrays["edges"].copy()
+    arrays["edges"][root, 0] = [-0.5, 1.0, 0.5]
+    with pytest.raises(ModelError, match="edges"):
+        Circuit.from_arrays(arrays, settings)

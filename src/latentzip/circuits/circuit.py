@@ -163,7 +163,8 @@ class Circuit:
         beyond = np.arange(width)[None, :] >= self.n_categories[:, None]
         if np.any(self.leaves[beyond] != 0):
             raise ModelError("a leaf table gives mass to values beyond its category count")
-        tables = [self.prior, self.edges[self.tree.parent >= 0], self.leaves.transpose(0, 2, 1)]
+        # the root's edge row is unused by the passes but quantised with the others
+        tables = [self.prior, self.edges, self.leaves.transpose(0, 2, 1)]
         for name, t in zip(("prior", "edges", "leaves"), tables, strict=True):
             if t.size and (
                 not np.all(np.isfinite(t)) or t.min() < 0 or np.abs(t.sum(-1) - 1).max() > atol
