@@ -35,12 +35,18 @@ def main() -> None:
         cwd=ROOT, env=env, capture_output=True, text=True,
     )  # fmt: skip
     seconds = time.perf_counter() - start
-    rows = re.findall(
-        r"::(\w+):\n\s+- (\d+) passing, (\d+) failing, and (\d+) invalid", done.stdout
+    # hypothesis statistics: a "::test_name:" line, then per phase "N passing, M failing"
+    cases, failing = {}, 0
+    for block in re.split(r"\n(?=\S[^\n]*::\w+:\n)", done.stdout):
+        name = re.match(r"\S[^\n]*::(\w+):", block)
+        if name:
+            phases = re.findall(r"(\d+) passing, (\d+) failing", block)
+            cases[name[1]] = sum(int(p) for p, _ in phases)
+            failing += sum(int(f) for _, f in phases)
+    summary = next(
+        (ln for ln in reversed(done.stdout.splitlines()) if re.search(r"\d+ (passed|failed)", ln)),
+        "",
     )
-    cases = {name: int(passing) for name, passing, _, _ in rows}
-    failing = sum(int(f) for _, _, f, _ in rows)
-    summary = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
     payload = {
         "profile": args.profile,
         "machine": machine(),
@@ -60,7 +66,7 @@ def main() -> None:
         *[f"| {name} | {n} |" for name, n in cases.items()],
         f"| **total** | **{payload['total_cases']}** |",
         "",
-        f"pytest: {summary}",
+        f"pytest: {summary or 'all passed'} (exit code {done.returncode})",
     ]
     write_results("fuzz", payload, "\n".join(lines))
     if done.returncode:
