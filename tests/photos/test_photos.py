@@ -196,6 +196,13 @@ def test_model_file_round_trip():
     assert model.prior.min() >= 1 and (model.prior.sum(-1) == kernel.TOTAL).all()
 
 
+def test_names_that_could_not_be_restored_are_refused_at_compression():
+    img = scene(8, 8, 1)
+    for names in (["a.png", "a.png"], ["../a.png"], ["a/b.png"]):
+        with pytest.raises(DataError, match="plain, unique"):
+            compress_images([Photo(img, n, "png") for n in names], trained())
+
+
 def test_crafted_names_never_leave_the_output_folder():
     blob = compress_images([Photo(scene(8, 8, 1), "a.png", "png")], trained(), safeguard=False)
     p = container.unpack(blob)

@@ -36,7 +36,7 @@ __all__ = ["CODEC", "Photo", "compress", "compress_images", "decompress", "decom
 CODEC = CodecId(4, "photos", 1)
 TILE = 512
 MAX_TILE = 1024  # a tile's coder state (~110 bytes per pixel) stays near 100 MiB
-_MAX_SIDE = 2**16
+_MAX_SIDE = 2**16 - 1  # a stored image's pixel count fits the index's u32
 _STORED = "jpegxl"
 _FINGERPRINT = 32  # hex digits (128 bits) of the model's SHA-256
 _OWN_PREDICTOR = 4096  # planes of this many pixels carry their own linear predictor
@@ -181,6 +181,11 @@ def compress_images(
         raise ModelError("photos need a photo model (latentzip train on a folder of photos)")
     if not 16 <= tile <= MAX_TILE:
         raise DataError(f"tile must be in 16..{MAX_TILE}, got {tile}")
+    names = [p.name for p in photos if p.name]
+    if len(set(names)) != len(names) or any(
+        n in (".", "..") or any(ch in n for ch in "/\\\0") or len(n) > 255 for n in names
+    ):
+        raise DataError("image names must be plain, unique file names (they are restored as such)")
     entries, recs = [], []
     for photo in photos:
         img = check_image(photo.pixels)
@@ -198,7 +203,7 @@ def compress_images(
         stored = _jpegxl(img) if safeguard else None
         if stored is not None and len(stored) < learned:
             entry["stored"] = _STORED
-            recs.append((stored, img.shape[0] * img.shape[1], zlib.crc32(img.tobytes())))
+            recs.append((stored, img.shape[0] * img.shape[1], _tile_check(img)))
         else:
             recs += [(b, t.shape[0] * t.shape[1], _tile_check(t)) for b, t in tiles]
         entries.append(entry)
@@ -315,7 +320,7 @@ def _decode_stored(c, k: int, h: int, w: int, ch: int, dtype) -> np.ndarray:
         raise ContainerError(
             f"record {k}: not a JPEG-XL stream of the stated image ({exc})"
         ) from exc
-    if zlib.crc32(np.ascontiguousarray(img).tobytes()) != c.index[k].check:
+    if _tile_check(img) != c.index[k].check:
         raise ContainerError(f"record {k}: decoded pixels fail their check (corrupted record)")
     return img
 
