@@ -41,6 +41,17 @@ def _is_table(path) -> bool:
     return is_csv_path(path) or str(path).lower().endswith(".parquet")
 
 
+def config_overrides(args) -> dict:
+    """The HCLT hyperparameters the user gave on the command line."""
+    return given(
+        n_latents=args.latents,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        full_batch_epochs=args.full_batch_epochs,
+        seed=args.seed,
+    )
+
+
 def _train(args) -> None:
     from latentzip.circuits import HCLTConfig
     from latentzip.cli import photos
@@ -51,14 +62,7 @@ def _train(args) -> None:
         photos.train(args)
         return
 
-    overrides = given(
-        n_latents=args.latents,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        full_batch_epochs=args.full_batch_epochs,
-        seed=args.seed,
-    )
-    cfg = getattr(HCLTConfig, args.config)(**overrides)
+    cfg = getattr(HCLTConfig, args.config)(**config_overrides(args))
     # checked before training, which can take hours
     guard_output(args.output, args.data, force=args.force, role="training data")
     if _is_table(args.data):

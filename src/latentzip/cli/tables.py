@@ -6,7 +6,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from latentzip.cliutil import given, guard_output
+from latentzip.cliutil import guard_output
 from latentzip.coding.codecs import CodecSpec
 from latentzip.errors import LatentzipError
 
@@ -53,13 +53,9 @@ def train(args, cfg) -> None:
     if args.valid:
         valid = parse_csv(_read(args.valid)[0], header=fmt.header, delimiter=fmt.delimiter)
     model = TableModel.for_table(table, embedded=False)  # sized for the table, kept apart
-    overrides = given(
-        n_latents=args.latents,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        full_batch_epochs=args.full_batch_epochs,
-        seed=args.seed,
-    )
+    from latentzip.cli import config_overrides
+
+    overrides = config_overrides(args)
     if args.config != "quick":  # a preset named by the user wins over the sizing
         model.config = cfg
     elif overrides:
