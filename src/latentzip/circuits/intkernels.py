@@ -93,6 +93,24 @@ def _exact(vec, w, best, sh):
 
 
 @numba.njit(cache=True, inline="always")
+def _through_edge(e, src, acc, down):
+    """acc (K, m) = e.T @ src when ``down`` (parent states to child), else e @ src, exactly."""
+    k, m = acc.shape
+    for a in range(k):
+        for r in range(m):
+            acc[a, r] = 0
+    for a in range(k):
+        for j in range(k):
+            e_aj = np.uint64(e[a, j])
+            if down:
+                for r in range(m):
+                    acc[j, r] += e_aj * np.uint64(src[a, r])
+            else:
+                for r in range(m):
+                    acc[a, r] += e_aj * np.uint64(src[j, r])
+
+
+@numba.njit(cache=True, inline="always")
 def _predict(v, p, dv, leaf_row, prior, edges, out, up, acc, small, shift, w, best):
     """Weights (K, m) for variable v for every record of the block, over the states of v, or
     for a leaf over its parent's states (its table folds in the edge: see ``leaf_tables``,
@@ -114,14 +132,7 @@ def _predict(v, p, dv, leaf_row, prior, edges, out, up, acc, small, shift, w, be
             for r in range(m):
                 acc[a, r] = np.uint64(out[dv - 1, a, r]) * np.uint64(up[dv - 1, a, r])
         _renorm(acc, small, shift)
-        for j in range(k):
-            for r in range(m):
-                acc[j, r] = 0
-        for a in range(k):
-            for j in range(k):
-                e = np.uint64(edges[v, a, j])
-                for r in range(m):
-                    acc[j, r] += np.uint64(small[a, r]) * e
+        _through_edge(edges[v], small, acc, True)
         _renorm(acc, out[dv], shift)
     _exact(out[dv], w, best, shift)
 
@@ -150,14 +161,7 @@ def _observe(v, x, dv, close_ptr, close_idx, depth, leaf_row, leaf_msg, edges, c
     for i in range(first, close_ptr[v + 1]):  # the other subtrees ending at v, deepest first
         c = close_idx[i]
         dc = depth[c]
-        for a in range(k):
-            for r in range(m):
-                acc[a, r] = 0
-        for a in range(k):
-            for j in range(k):
-                e = np.uint64(edges[c, a, j])
-                for r in range(m):
-                    acc[a, r] += e * np.uint64(up[dc, j, r])
+        _through_edge(edges[c], up[dc], acc, False)
         _renorm(acc, small, shift)
         for a in range(k):
             for r in range(m):
@@ -204,17 +208,23 @@ def _column(w, r, wr):
         wr[a] = w[a, r]
 
 
+@numba.njit(cache=True, inline="always")
+def _scratch(k, m):
+    """Work arrays of one pass over m records: acc, small, shift (``_observe``), w, best
+    (``_predict``)."""
+    acc = np.empty((k, m), np.uint64)
+    small = np.empty((k, m), np.uint32)
+    shift = np.empty((3, m), np.uint64)
+    return acc, small, shift, np.empty((k, m), np.uint64), np.empty(m, np.int64)
+
+
 # ----------------------------------------------------------------------------- walker
 @numba.njit(cache=True)
 def walker_predict(v, p, dv, n_sym, leaf_row, leaf_cum, prior, edges, cum, out, up, freqs):
     """Frequency tables (n, C) int64 of variable v for every record (the generic path);
     ``out``/``up`` (depth slots, K, n)."""
     k, n = prior.shape[0], out.shape[2]
-    acc = np.empty((k, n), np.uint64)
-    small = np.empty((k, n), np.uint32)
-    shift = np.empty((3, n), np.uint64)
-    w = np.empty((k, n), np.uint64)
-    best = np.empty(n, np.int64)
+    acc, small, shift, w, best = _scratch(k, n)
     wr = np.empty(k, np.uint64)
     _predict(v, p, dv, leaf_row, prior, edges, out, up, acc, small, shift, w, best)
     table = _table(v, leaf_row, leaf_cum, cum)
@@ -234,11 +244,7 @@ def walker_weights(v, p, dv, leaf_row, prior, edges, out, up, weights):
     """The weights (n, K) of variable v (exactly 2**16 per row) over the rows of its table
     (:func:`_table`), out updated."""
     k, n = prior.shape[0], out.shape[2]
-    acc = np.empty((k, n), np.uint64)
-    small = np.empty((k, n), np.uint32)
-    shift = np.empty((3, n), np.uint64)
-    w = np.empty((k, n), np.uint64)
-    best = np.empty(n, np.int64)
+    acc, small, shift, w, best = _scratch(k, n)
     _predict(v, p, dv, leaf_row, prior, edges, out, up, acc, small, shift, w, best)
     for r in range(n):
         for a in range(k):
@@ -248,9 +254,7 @@ def walker_weights(v, p, dv, leaf_row, prior, edges, out, up, weights):
 @numba.njit(cache=True)
 def walker_observe(v, values, close_ptr, close_idx, depth, leaf_row, leaf_msg, edges, cum, up):
     k, n = edges.shape[1], up.shape[2]
-    acc = np.empty((k, n), np.uint64)
-    small = np.empty((k, n), np.uint32)
-    shift = np.empty((3, n), np.uint64)
+    acc, small, shift, _, _ = _scratch(k, n)
     _observe(v, values, depth[v], close_ptr, close_idx, depth, leaf_row, leaf_msg, edges, cum,
              up, acc, small, shift)  # fmt: skip
 
@@ -274,11 +278,7 @@ def encode_blocks(x, block, order, parent, depth, n_cat, close_ptr, close_idx, l
         m = hi - lo
         out = np.empty((slots, k, m), np.uint32)
         up = np.empty((slots, k, m), np.uint32)
-        acc = np.empty((k, m), np.uint64)
-        small = np.empty((k, m), np.uint32)
-        shift = np.empty((3, m), np.uint64)
-        w = np.empty((k, m), np.uint64)
-        best = np.empty(m, np.int64)
+        acc, small, shift, w, best = _scratch(k, m)
         wr = np.empty(k, np.uint64)
         xs = np.empty(m, np.int64)
         starts = np.empty(m * coded, np.int64)
@@ -321,11 +321,7 @@ def decode_blocks(words, offsets, sizes, order, parent, depth, n_cat, close_ptr,
         state, pos, st = rans.decoder_init(stream)
         out = np.empty((slots, k, m), np.uint32)
         up = np.empty((slots, k, m), np.uint32)
-        acc = np.empty((k, m), np.uint64)
-        small = np.empty((k, m), np.uint32)
-        shift = np.empty((3, m), np.uint64)
-        w = np.empty((k, m), np.uint64)
-        best = np.empty(m, np.int64)
+        acc, small, shift, w, best = _scratch(k, m)
         wr = np.empty(k, np.uint64)
         xs = np.zeros(m, np.int64)
         for t in range(d):

@@ -5,7 +5,7 @@ components is a fixed-point vector updated with each component's own integer fre
 the coded symbol. The coding frequencies mix the leaf tables of every (component, latent
 state) pair at once: weights post_m * w_mk, made exact over all pairs, one mixed cumulative
 table (:mod:`latentzip.coding.fixedpoint`). Components whose tree's pre-order is the coding
-order use the incremental kernels, the others :mod:`.intanyorder`.
+order use the incremental kernels, the others :mod:`.anyorder` in fixed point.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from latentzip.circuits import intanyorder, intkernels
-from latentzip.circuits.anyorder import _path_from_root
+from latentzip.circuits import intkernels
+from latentzip.circuits.anyorder import TreeState
 from latentzip.circuits.quantised import EDGE_BITS, QuantisedCircuit
 from latentzip.coding.fixedpoint import LEAF_BITS, exact_rows, quantise_rows, renorm_rows
 from latentzip.errors import ModelError
@@ -134,7 +134,7 @@ class _Component:
 
     def __init__(self, model: QuantisedCircuit, n: int, order: np.ndarray):
         self.model, self.args = model, model._kernel_args()
-        d, k = model.n_variables, model.n_latents
+        k = model.n_latents
         self.incremental = np.array_equal(model.tree.order, order)
         self.w = np.zeros((n, k), np.uint64)
         if self.incremental:
@@ -142,25 +142,17 @@ class _Component:
             self.up = np.ones((slots, k, n), np.uint32)
             self.out = np.zeros((slots, k, n), np.uint32)
         else:
-            parent = model.tree.parent
-            kids = np.argsort(parent, kind="stable")[1:]
-            self.child_idx = np.ascontiguousarray(kids, dtype=np.int64)
-            counts = np.bincount(parent[parent >= 0], minlength=d)
-            self.child_ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-            self.paths = {int(v): _path_from_root(parent, int(v)) for v in order}
-            self.obs = np.full((n, d), -1, np.int64)
-            self.up = np.ones((n, d, k), np.uint64)
-            self.msg = np.ones((n, d, k), np.uint64)
+            self.tree = TreeState(model.tree.parent, n, k, order, np.uint64)
+            self.prior = self.args.prior.astype(np.uint64)
+            self.edges = self.args.edges.astype(np.uint64)
 
     def weights(self, v: int) -> np.ndarray:
         a = self.args
         if self.incremental:
             intkernels.walker_weights(v, int(a.parent[v]), int(a.depth[v]), a.leaf_row, a.prior,
                                       a.edges, self.out, self.up, self.w)  # fmt: skip
-        else:
-            intanyorder.weights(self.paths[v], a.prior, a.edges, a.cum, self.child_ptr,
-                                self.child_idx, self.obs, self.up, self.msg, self.w)  # fmt: skip
-        return self.w
+            return self.w
+        return self.tree.beliefs(v, self.prior, self.edges, a.cum)
 
     def observe(self, v: int, values: np.ndarray) -> None:
         a = self.args
@@ -168,8 +160,7 @@ class _Component:
             intkernels.walker_observe(v, values, a.close_ptr, a.close_idx, a.depth, a.leaf_row,
                                       a.leaf_msg, a.edges, a.cum, self.up)  # fmt: skip
         else:
-            intanyorder.observe(v, values, a.parent, self.child_ptr, self.child_idx, a.edges,
-                                a.cum, self.obs, self.up, self.msg)  # fmt: skip
+            self.tree.observe(v, values, self.edges, a.cum)
 
 
 class QuantisedMixtureWalker:
