@@ -14,13 +14,13 @@ each node and the log scales summed, which is exact and cannot underflow.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
 
 from latentzip.circuits.structure import Tree
+from latentzip.coding import modelfile
 from latentzip.data import validate_symbols
 from latentzip.errors import ModelError
 
@@ -91,11 +91,8 @@ class Circuit:
     def fingerprint(self) -> str:
         """Hex SHA-256 of structure and parameters (little-endian, canonical layout)."""
         if "fingerprint" not in self._cache:
-            h = hashlib.sha256(b"latentzip-hclt/1")  # the prefix of latentzip 0.1's files
-            for name, arr in self._arrays().items():
-                canon = np.ascontiguousarray(arr, dtype="<i8" if arr.dtype.kind in "iu" else "<f8")
-                h.update(name.encode() + str(canon.shape).encode() + canon.tobytes())
-            self._cache["fingerprint"] = h.hexdigest()
+            # the prefix of latentzip 0.1's files
+            self._cache["fingerprint"] = modelfile.fingerprint(b"latentzip-hclt/1", self._arrays())
         return self._cache["fingerprint"]
 
     def _arrays(self) -> dict[str, np.ndarray]:

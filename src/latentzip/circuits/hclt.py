@@ -92,7 +92,7 @@ class DensityEstimator:
         return float(-self.score_samples(x).sum() / x.size / math.log(2))
 
 
-class HCLT(DensityEstimator):
+class HCLT(DensityEstimator, modelfile.Stored):
     """Hidden Chow-Liu Tree probabilistic circuit over discrete variables.
 
     Parameters
@@ -285,13 +285,8 @@ class HCLT(DensityEstimator):
         return modelfile.save(self._check_fitted(), path, meta)
 
     @classmethod
-    def load(cls, path: str | Path) -> HCLT:
-        """Read an HCLT model file (any other kind of model is refused)."""
-        circuit, meta = modelfile.load(path)
-        return cls.from_circuit(circuit, meta, str(path))
-
-    @classmethod
-    def from_circuit(cls, circuit, meta: dict, source: str = "model") -> HCLT:
+    def from_model(cls, circuit, meta: dict, source: str = "model") -> HCLT:
+        """An HCLT from a model file's model (any other kind of model is refused)."""
         if not isinstance(circuit, Circuit):
             raise ModelError(f"{source}: holds a {circuit.kind} model, not an HCLT")
         try:

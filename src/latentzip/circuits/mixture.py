@@ -17,7 +17,6 @@ trees", JMLR 2000, with HCLT components).
 
 from __future__ import annotations
 
-import hashlib
 import math
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -31,34 +30,25 @@ from latentzip.circuits.anyorder import AnyOrderConditionals
 from latentzip.circuits.circuit import Circuit
 from latentzip.circuits.hclt import DensityEstimator, HCLTConfig
 from latentzip.circuits.incremental import IncrementalConditionals
+from latentzip.circuits.mixture_parts import (
+    MAX_COMPONENTS,
+    MixtureParts,
+    check_components,
+    split_arrays,
+)
 from latentzip.circuits.structure import mutual_information
 from latentzip.coding import modelfile
 from latentzip.coding.quantise import quantise
 from latentzip.data import validate_symbols
 from latentzip.errors import DataError, ModelError
 
-MAX_COMPONENTS = 256
-
 
 @dataclass(frozen=True, eq=False)
-class MixtureCircuit:
+class MixtureCircuit(MixtureParts):
     """Weights (M,) and HCLT components over the same variables, coded in ``order`` (D,)."""
-
-    weights: np.ndarray
-    components: tuple[Circuit, ...]
-    order: np.ndarray
-    _cache: dict = field(default_factory=dict, repr=False)
 
     kind = "hclt-mixture"  # model files: the float training object
     version = 1
-
-    @property
-    def n_variables(self) -> int:
-        return self.components[0].n_variables
-
-    @property
-    def alphabet_sizes(self) -> np.ndarray:
-        return self.components[0].n_categories
 
     def coding_model(self):
         """The integer mixture the coder runs (:mod:`.quantised_mixture`)."""
@@ -72,55 +62,21 @@ class MixtureCircuit:
         """The float conditionals (the reference the integer coder approximates)."""
         return MixtureWalker(self, n)
 
-    @property
-    def fingerprint(self) -> str:
-        if "fingerprint" not in self._cache:
-            arrays, _ = self.to_arrays()
-            h = hashlib.sha256(f"{self.kind}/{self.version}".encode())
-            for name in sorted(arrays):
-                a = arrays[name]
-                canon = np.ascontiguousarray(a, dtype="<i8" if a.dtype.kind in "iu" else "<f8")
-                h.update(name.encode() + str(canon.shape).encode() + canon.tobytes())
-            self._cache["fingerprint"] = h.hexdigest()
-        return self._cache["fingerprint"]
-
-    def to_arrays(self) -> tuple[dict[str, np.ndarray], dict]:
-        arrays = {"weights": self.weights, "order": self.order}
-        for m, c in enumerate(self.components):
-            arrays.update({f"c{m}_{k}": v for k, v in c.to_arrays()[0].items()})
-        return arrays, {"n_components": len(self.components)}
-
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray], settings: dict) -> MixtureCircuit:
-        m = settings.get("n_components")
-        if type(m) is not int or not 1 <= m <= MAX_COMPONENTS:
-            raise ModelError(f"n_components must be an integer in 1..{MAX_COMPONENTS}")
-        parts = [
-            Circuit.from_arrays({k[len(f"c{i}_") :]: v for k, v in arrays.items()
-                                 if k.startswith(f"c{i}_")}, {})
-            for i in range(m)
-        ]  # fmt: skip
-        if "weights" not in arrays or "order" not in arrays:
-            raise ModelError("weights or order are missing")
-        mix = cls(arrays["weights"].astype(np.float64), tuple(parts), arrays["order"])
+        parts = tuple(Circuit.from_arrays(own, {}) for own in split_arrays(arrays, settings))
+        mix = cls(arrays["weights"].astype(np.float64), parts, arrays["order"])
         mix.check()
         return mix
 
     def check(self) -> None:
         """Raise :class:`ModelError` unless the components agree and the weights normalise."""
-        w, first = self.weights, self.components[0]
+        w = self.weights
         if w.shape != (len(self.components),) or not np.all(np.isfinite(w)) or w.min() < 0:
             raise ModelError("mixture weights must be one finite non-negative value per component")
         if abs(w.sum() - 1) > 1e-6:
             raise ModelError("mixture weights do not sum to one")
-        for c in self.components:
-            if not np.array_equal(c.n_categories, first.n_categories):
-                raise ModelError("mixture components model different variables")
-        d = first.n_variables
-        if self.order.dtype.kind not in "iu" or not np.array_equal(
-            np.sort(self.order), np.arange(d)
-        ):
-            raise ModelError("the coding order is not a permutation of the variables")
+        check_components(self.components, self.order)
 
     def log_prob(self, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
         """log p(x) (N,) of validated records."""
@@ -191,7 +147,7 @@ class MixtureConfig:
             raise ValueError(f"n_components must lie in 1..{MAX_COMPONENTS}")
 
 
-class HCLTMixture(DensityEstimator):
+class HCLTMixture(DensityEstimator, modelfile.Stored):
     """A mixture of HCLTs with per-component trees, trained by EM.
 
     Examples
@@ -309,10 +265,9 @@ class HCLTMixture(DensityEstimator):
         return modelfile.save(self._check_fitted(), path, meta)
 
     @classmethod
-    def load(cls, path: str | Path) -> HCLTMixture:
-        mix, meta = modelfile.load(path)
+    def from_model(cls, mix, meta: dict, source: str = "model") -> HCLTMixture:
         if not isinstance(mix, MixtureCircuit):
-            raise ModelError(f"{path}: holds a {mix.kind} model, not an HCLT mixture")
+            raise ModelError(f"{source}: holds a {mix.kind} model, not an HCLT mixture")
         c = meta.get("config", {})
         model = cls(MixtureConfig(c.get("n_components", len(mix.components)),
                                   HCLTConfig(**c.get("hclt", {}))))  # fmt: skip

@@ -18,7 +18,6 @@ embeds. :func:`~.intreference.reference_walker` recomputes the same integers in 
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -27,7 +26,7 @@ import numpy as np
 from latentzip.circuits import intkernels
 from latentzip.circuits.incremental import _closing_lists
 from latentzip.circuits.structure import Tree
-from latentzip.coding import rans
+from latentzip.coding import modelfile, rans
 from latentzip.coding.fixedpoint import LEAF_BITS, quantise_rows
 from latentzip.coding.quantise import PRECISION
 from latentzip.errors import ContainerError, ModelError
@@ -106,13 +105,11 @@ class QuantisedCircuit:
     @property
     def fingerprint(self) -> str:
         if "fingerprint" not in self._cache:
-            h = hashlib.sha256(f"{self.kind}/{self.version}".encode())
+            prefix = f"{self.kind}/{self.version}".encode()
             if self.leaf_bits != LEAF_BITS:
-                h.update(f"leaf_bits={self.leaf_bits}".encode())
-            for name, a in self.to_arrays()[0].items():
-                canon = np.ascontiguousarray(a, dtype="<i8")
-                h.update(name.encode() + str(canon.shape).encode() + canon.tobytes())
-            self._cache["fingerprint"] = h.hexdigest()
+                prefix += f"leaf_bits={self.leaf_bits}".encode()
+            arrays = self.to_arrays()[0]  # integers only
+            self._cache["fingerprint"] = modelfile.fingerprint(prefix, arrays)
         return self._cache["fingerprint"]
 
     def walker(self, n: int) -> QuantisedWalker:

@@ -10,39 +10,24 @@ order use the incremental kernels, the others :mod:`.anyorder` in fixed point.
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from latentzip.circuits import intkernels
 from latentzip.circuits.anyorder import TreeState
+from latentzip.circuits.mixture_parts import MixtureParts, check_components, split_arrays
 from latentzip.circuits.quantised import EDGE_BITS, QuantisedCircuit
 from latentzip.coding.fixedpoint import LEAF_BITS, exact_rows, quantise_rows, renorm_rows
 from latentzip.errors import ModelError
 
-MAX_COMPONENTS = 256
-
 
 @dataclass(frozen=True, eq=False)
-class QuantisedMixture:
+class QuantisedMixture(MixtureParts):
     """Weights (M,) uint32 summing to 2**16, integer components, coding ``order`` (D,)."""
-
-    weights: np.ndarray
-    components: tuple[QuantisedCircuit, ...]
-    order: np.ndarray
-    _cache: dict = field(default_factory=dict, repr=False)
 
     kind = "hclt-mixture-q"  # the model protocol (latentzip.coding.protocol)
     version = 1
-
-    @property
-    def n_variables(self) -> int:
-        return self.components[0].n_variables
-
-    @property
-    def alphabet_sizes(self) -> np.ndarray:
-        return self.components[0].n_categories
 
     @property
     def coding_order(self) -> np.ndarray:
@@ -52,58 +37,33 @@ class QuantisedMixture:
     def bytes_per_sample(self) -> int:
         return sum(2 * c.bytes_per_sample for c in self.components)
 
-    @property
-    def fingerprint(self) -> str:
-        if "fingerprint" not in self._cache:
-            arrays, _ = self.to_arrays()
-            h = hashlib.sha256(f"{self.kind}/{self.version}".encode())
-            for name in sorted(arrays):
-                canon = np.ascontiguousarray(arrays[name], dtype="<i8")
-                h.update(name.encode() + str(canon.shape).encode() + canon.tobytes())
-            self._cache["fingerprint"] = h.hexdigest()
-        return self._cache["fingerprint"]
-
     def coding_model(self) -> QuantisedMixture:
         return self
 
     def walker(self, n: int) -> QuantisedMixtureWalker:
         return QuantisedMixtureWalker(self, n)
 
-    def to_arrays(self) -> tuple[dict[str, np.ndarray], dict]:
-        arrays = {"weights": self.weights, "order": self.order}
-        for m, c in enumerate(self.components):
-            arrays.update({f"c{m}_{k}": v for k, v in c.to_arrays()[0].items()})
-        return arrays, {"n_components": len(self.components), "leaf_bits": LEAF_BITS}
+    def settings(self) -> dict:
+        return {"leaf_bits": LEAF_BITS}
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray], settings: dict) -> QuantisedMixture:
-        m = settings.get("n_components")
-        if type(m) is not int or not 1 <= m <= MAX_COMPONENTS:
-            raise ModelError(f"n_components must be an integer in 1..{MAX_COMPONENTS}")
-        parts = []
-        for i in range(m):
-            own = {k[len(f"c{i}_") :]: v for k, v in arrays.items() if k.startswith(f"c{i}_")}
-            parts.append(
-                QuantisedCircuit.from_arrays(own, {"leaf_bits": settings.get("leaf_bits")})
-            )
-        if "weights" not in arrays or "order" not in arrays:
-            raise ModelError("weights or order are missing")
+        bits = {"leaf_bits": settings.get("leaf_bits")}
+        parts = tuple(
+            QuantisedCircuit.from_arrays(own, bits) for own in split_arrays(arrays, settings)
+        )
         w, order = arrays["weights"], arrays["order"]
         if w.dtype.kind not in "iu" or order.dtype.kind not in "iu":
             raise ModelError("weights and order must be integers")
-        mix = cls(w.astype(np.uint32), tuple(parts), order.astype(np.int64))
+        mix = cls(w.astype(np.uint32), parts, order.astype(np.int64))
         mix.check()
         return mix
 
     def check(self) -> None:
-        w, first = self.weights.astype(np.int64), self.components[0]
+        w = self.weights.astype(np.int64)
         if w.shape != (len(self.components),) or w.min() < 1 or w.sum() != 2**EDGE_BITS:
             raise ModelError(f"mixture weights must be positive and sum to 2**{EDGE_BITS}")
-        for c in self.components:
-            if not np.array_equal(c.n_categories, first.n_categories):
-                raise ModelError("mixture components model different variables")
-        if not np.array_equal(np.sort(self.order), np.arange(first.n_variables)):
-            raise ModelError("the coding order is not a permutation of the variables")
+        check_components(self.components, self.order)
 
     @classmethod
     def from_mixture(cls, mixture) -> QuantisedMixture:

@@ -25,7 +25,7 @@ def _load_model(path: str):
     from latentzip.tables import TableModel
 
     model, meta = modelfile.load(path)
-    return TableModel.from_parts(model, meta, path)
+    return TableModel.from_model(model, meta, path)
 
 
 def _read(path, plan=None):

@@ -38,6 +38,16 @@ _MAX_MEMBERS = 256
 _HEADER_BYTES = 64 * 2**20
 
 
+def fingerprint(prefix: bytes, arrays: dict[str, np.ndarray]) -> str:
+    """Hex SHA-256 of ``prefix`` then each array in the dict's order: its name, shape and
+    values as little-endian int64 (integers) or float64 (floats), whatever their dtype."""
+    h = hashlib.sha256(prefix)
+    for name, a in arrays.items():
+        canon = np.ascontiguousarray(a, dtype="<i8" if a.dtype.kind in "iu" else "<f8")
+        h.update(name.encode() + str(canon.shape).encode() + canon.tobytes())
+    return h.hexdigest()
+
+
 def to_bytes(model, meta: dict | None = None, compact: bool = False) -> bytes:
     """Serialise a model (a float training model, a coding model, or an estimator holding
     one: its coding model) with JSON-able ``meta``; ``compact`` trades time for size."""
@@ -122,6 +132,16 @@ def load(path: str | Path) -> tuple[CodingModel, dict]:
     except OSError as exc:
         raise ModelError(f"{path}: cannot read model ({exc.strerror})") from exc
     return from_bytes(blob, str(path))
+
+
+class Stored:
+    """An estimator kept in model files: :meth:`load` reads one and hands the model and its
+    ``meta`` to the subclass's ``from_model(model, meta, source)``."""
+
+    @classmethod
+    def load(cls, path: str | Path):
+        model, meta = load(path)
+        return cls.from_model(model, meta, str(path))
 
 
 def read_npz(body: bytes, budget: int, source: str) -> dict[str, np.ndarray]:

@@ -322,7 +322,7 @@ def _resolve_model(c, h: Fields, model: TableModel | None) -> TableModel:
             raise ContainerError("this container has no embedded model: pass the model")
         circuit, meta = modelfile.from_bytes(c.model, "embedded model")
         try:
-            model = TableModel.from_parts(circuit, meta, "embedded model")
+            model = TableModel.from_model(circuit, meta, "embedded model")
         except ModelError as exc:
             raise ContainerError(str(exc)) from exc
     _plan(model)

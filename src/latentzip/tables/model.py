@@ -57,7 +57,7 @@ def config_for_rows(
     return cfg, plan, sizes.leaf_bits
 
 
-class TableModel:
+class TableModel(modelfile.Stored):
     """Learns a :class:`~latentzip.tables.plan.TablePlan` and an HCLT over its variables.
 
     Parameters
@@ -205,12 +205,7 @@ class TableModel:
         return modelfile.to_bytes(self.coding_model(), meta, compact=True)
 
     @classmethod
-    def load(cls, path: str | Path) -> TableModel:
-        model, meta = modelfile.load(path)
-        return cls.from_parts(model, meta, str(path))
-
-    @classmethod
-    def from_parts(cls, model, meta: dict, source: str = "model") -> TableModel:
+    def from_model(cls, model, meta: dict, source: str = "model") -> TableModel:
         """A fitted model from a (float or integer) circuit and its metadata."""
         from latentzip.circuits.quantised import QuantisedCircuit
 
@@ -226,7 +221,7 @@ class TableModel:
         if isinstance(model, QuantisedCircuit):
             out._coding = model
         else:
-            out.hclt_ = HCLT.from_circuit(model, meta, source)
+            out.hclt_ = HCLT.from_model(model, meta, source)
         coder = out.coding_model()
         if not np.array_equal(plan.n_categories, coder.alphabet_sizes):
             raise ModelError(f"{source}: the column plan does not match the circuit")
