@@ -65,7 +65,7 @@ def train(args, cfg) -> None:
     model.fit(table, valid=valid, progress=not args.quiet, engine=args.engine, device=args.device)
     plan = model.plan_
     for j, col in enumerate(plan.columns):
-        print(f"{plan.describe(j)}: {_role(col)}")
+        print(f"{plan.describe(j)}: {_role(col, plan)}")
     if model.hclt_ is None:
         raise LatentzipError("every column is free text: there is nothing for a model to learn")
     model.save_coding_model(args.output)
@@ -83,7 +83,11 @@ def train(args, cfg) -> None:
         print(f"test:  {model.bits_per_row(test):.2f} bits/row for the circuit's variables")
 
 
-def _role(col) -> str:
+def _role(col, plan) -> str:
+    if col.role == "derived":
+        rule = col.derived
+        names = " and ".join(repr(plan.columns[s].name) for s in rule.sources)
+        return f"looked up from {names} ({len(rule.keys)} entries)"
     codec = col.codec
     kind = codec.kind + (f" (scale {codec.scale})" if codec.kind == "decimal" else "")
     if col.role == "text":

@@ -7,7 +7,7 @@ compressor when that is smaller.
                                |                     \\-> residuals (n, R) --uniform--> rANS
                                \\-- text columns, exceptions, header, verbatim --> xz/zstd/brotli
 
-The container (codec 2, bitstream version 2, ``docs/format.md``) holds, in ``mode: model``:
+The container (codec 2, bitstream version 3, reads 2, ``docs/format.md``) holds, in ``mode: model``:
 record 0, the side data (:mod:`.sidedata`); records 1.., one per block of rows: the circuit's
 stream and the residuals' stream; the model, embedded unless it is given separately. In
 ``mode: stored`` record 0 is the whole file through xz or zstd, whichever is smaller
@@ -38,7 +38,8 @@ from latentzip.tables.plan import BLOCK_ROWS, CodedColumns, TablePlan
 
 __all__ = ["CODEC", "CODEC_TABLE", "Report", "compress", "compress_report", "decompress"]
 
-CODEC = records.CodecId(2, "tables", 2)
+CODEC = records.CodecId(2, "tables", 3)
+READS = (2, 3)  # bitstream versions read: 3 added derived columns (a plan role) to 2
 CODEC_TABLE = CODEC.id
 _SHA_HEX = 32  # 128 bits of SHA-256
 _CHUNK_BYTES = 64 * 2**20  # decoded rows' arrays per chunk
@@ -208,10 +209,10 @@ def decompress(blob: bytes, model: TableModel | None = None) -> bytes:
 
 def restore_bytes(c: container.Container, model: TableModel | None = None) -> bytes:
     """The CSV bytes of a parsed container, checked against their SHA-256."""
-    if c.codec != CODEC.id or c.codec_version != CODEC.version:
+    if c.codec != CODEC.id or not READS[0] <= c.codec_version <= READS[1]:
         raise ContainerError(
-            f"expected a tables container (codec {CODEC.id}, version {CODEC.version}), found "
-            f"codec {c.codec} version {c.codec_version}"
+            f"expected a tables container (codec {CODEC.id}, versions {READS[0]}..{READS[1]}), "
+            f"found codec {c.codec} version {c.codec_version}"
         )
     h = Fields(c.header, "container header")
     budget = limits.memory_budget(len(c.blob))

@@ -53,7 +53,8 @@ def config_for_rows(
     epochs = (6 if n_rows >= 20_000 else 10) * (1 if embedded else 2)
     cfg = replace(base, n_latents=sizes.k, epochs=epochs, full_batch_epochs=2,
                   batch_size=min(1024, max(64, n_rows // 8)))  # fmt: skip
-    plan = PlanConfig(max_bins=sizes.max_bins, max_categories=sizes.max_categories)
+    plan = PlanConfig(max_bins=sizes.max_bins, max_categories=sizes.max_categories,
+                      derived_map_weight=1.0 if embedded else 0.1)  # fmt: skip
     return cfg, plan, sizes.leaf_bits
 
 

@@ -8,6 +8,7 @@ integers) and a role::
               its difference to the previous row's, ``delta``); the offset inside the bin is
               a residual, coded uniformly over the bin's width
     text      no variable: the cells go to the best general compressor
+    derived   no variable: looked up from other columns' cells (:mod:`.derived`)
 
 A modelled column's alphabet is its values (categories or bins), then one symbol per missing
 token seen in training (``NA``, empty, ...), then EXCEPTION: a cell kept as text because it
@@ -27,10 +28,11 @@ import numpy as np
 
 from latentzip.coding.fields import Fields
 from latentzip.errors import DataError, ModelError
+from latentzip.tables import derived as derivations
 from latentzip.tables.columns import MISSING_TOKENS, ColumnCodec, EncodedColumn, infer_column
 from latentzip.tables.numbers import MAX_DICTIONARY, VALUE_LIMIT, NumberCoding, fit_number
 
-ROLES = ("category", "number", "text")
+ROLES = ("category", "number", "text", "derived")
 BLOCK_ROWS = 4096  # rows per record of a table file: deltas restart once per block
 
 
@@ -44,6 +46,7 @@ class PlanConfig:
     max_categories: int = 256
     min_rows_per_symbol: int = 8
     max_exception_fraction: float = 0.01
+    derived_map_weight: float = 1.0  # 1: lookup tables are paid for in the file; 0: never
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,7 @@ class ColumnPlan:
     codec: ColumnCodec
     role: str
     number: NumberCoding | None = None  # number: how a value becomes a bin and a residual
+    derived: derivations.Derivation | None = None  # derived: the lookup
 
     @property
     def n_values(self) -> int:
@@ -62,7 +66,7 @@ class ColumnPlan:
     @property
     def n_symbols(self) -> int:
         """Circuit alphabet: values, missing tokens, EXCEPTION (0 for a text column)."""
-        if self.role == "text":
+        if self.role in ("text", "derived"):
             return 0
         return self.n_values + len(self.codec.missing_tokens) + 1
 
@@ -82,15 +86,20 @@ class ColumnPlan:
         d = {"name": self.name, "codec": self.codec.to_json(), "role": self.role}
         if self.number is not None:
             d["number"] = self.number.to_json()
+        if self.derived is not None:
+            d["derived"] = self.derived.to_json()
         return d
 
     @classmethod
-    def from_json(cls, d) -> ColumnPlan:
+    def from_json(cls, d, n_columns: int = 1, own: int = 0) -> ColumnPlan:
         f = Fields(d, "table column", ModelError)
         role = f.str("role", ROLES)
         codec = ColumnCodec.from_json(f.obj("codec").data)
         plan = cls(f.str("name", max_len=2**20), codec, role)
-        if role == "number":
+        if role == "derived":
+            rule = derivations.Derivation.from_json(f.obj("derived"), n_columns, own)
+            plan = cls(plan.name, codec, role, derived=rule)
+        elif role == "number":
             if codec.kind not in ("integer", "decimal", "datetime"):
                 raise ModelError(f"table column: a {codec.kind} column cannot be a number")
             plan = cls(plan.name, codec, role, NumberCoding.from_json(f.obj("number")))
@@ -147,8 +156,12 @@ class TablePlan:
         if table.n_rows == 0:
             raise DataError("the table has no data rows")
         names = table.header or tuple(f"column {j + 1}" for j in range(table.n_columns))
-        cols = tuple(fit_column(n, c, cfg) for n, c in zip(names, table.columns, strict=True))
-        return cls(cols, table.format.header, table.format.delimiter)
+        cols = [fit_column(n, c, cfg) for n, c in zip(names, table.columns, strict=True)]
+        if cfg.derived_map_weight > 0:
+            for j, rule in derivations.find(table.columns, cfg.derived_map_weight).items():
+                text = ColumnCodec("text", missing_tokens=())
+                cols[j] = ColumnPlan(cols[j].name, text, "derived", derived=rule)
+        return cls(tuple(cols), table.format.header, table.format.delimiter)
 
     @classmethod
     def categorical(
@@ -165,7 +178,7 @@ class TablePlan:
 
     @property
     def modelled(self) -> tuple[int, ...]:
-        return tuple(j for j, c in enumerate(self.columns) if c.role != "text")
+        return tuple(j for j, c in enumerate(self.columns) if c.role not in ("text", "derived"))
 
     @property
     def numbers(self) -> tuple[int, ...]:
@@ -204,6 +217,14 @@ class TablePlan:
             if col.role == "text":
                 text[j] = list(cells)
                 continue
+            if col.role == "derived":
+                looked = col.derived.cells([table.columns[s] for s in col.derived.sources])
+                exc = {
+                    i: c for i, (c, got) in enumerate(zip(cells, looked, strict=True)) if c != got
+                }
+                if exc:
+                    exceptions[j] = exc
+                continue
             enc = col.codec.encode(cells)
             sym, off, outside = _encode_column(col, enc, block)
             symbols[:, self.modelled.index(j)] = sym
@@ -220,6 +241,9 @@ class TablePlan:
         n = len(coded.symbols)
         out = []
         for j, col in enumerate(self.columns):
+            if col.role == "derived":
+                out.append(None)  # once its sources are known
+                continue
             if col.role == "text":
                 cells = coded.text.get(j, [])
                 if len(cells) != n:
@@ -230,6 +254,14 @@ class TablePlan:
             off = coded.offsets[:, self.numbers.index(j)] if col.role == "number" else None
             enc = _decode_column(col, sym, off, coded.exceptions.get(j, {}), block)
             out.append(col.codec.decode(enc))
+        for j, col in enumerate(self.columns):
+            if col.role == "derived":
+                sources = [out[s] for s in col.derived.sources]
+                exc = coded.exceptions.get(j, {})
+                try:
+                    out[j] = derivations.restore(sources, col.derived, exc)
+                except DataError as e:
+                    raise DataError(f"{self.describe(j)}: {e}") from e
         return tuple(out)
 
     def to_json(self) -> dict:
@@ -248,7 +280,11 @@ class TablePlan:
         delimiter = f.str("delimiter", max_len=1)
         if len(delimiter) != 1 or delimiter in '"\r\n':
             raise ModelError(f"table plan: delimiter {delimiter!r} is not usable")
-        return cls(tuple(ColumnPlan.from_json(c) for c in cols), f.bool("header"), delimiter)
+        columns = tuple(ColumnPlan.from_json(c, len(cols), j) for j, c in enumerate(cols))
+        for c in columns:
+            if c.derived and any(columns[s].role == "derived" for s in c.derived.sources):
+                raise ModelError("table plan: a derived column's source is derived")
+        return cls(columns, f.bool("header"), delimiter)
 
 
 def _encode_column(col: ColumnPlan, enc: EncodedColumn, block: int):
