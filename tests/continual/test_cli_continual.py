@@ -9,5 +9,5 @@ def test_continual_toy_verb(tmp_path, capsys):
 
 
 def test_continual_rejects_unknown_methods(capsys):
-    assert main(["continual", "mnist", "--methods", "kv,replay"]) == 2
+    assert main(["continual", "mnist", "--methods", "kv,magic"]) == 2
     assert "--methods" in capsys.readouterr().err

@@ -25,7 +25,8 @@ def _continual(args) -> None:
     if not methods or any(m not in cl.images.METHODS for m in methods):
         raise LatentzipError(f"--methods takes a subset of {','.join(cl.images.METHODS)}")
     kv = (cl.KVConfig.quick if args.quick else cl.KVConfig)()
-    kv = replace(kv, **given(n_codebooks=args.codebooks, n_pairs=args.pairs, key_dim=args.key_dim))
+    kv = replace(kv, **given(n_codebooks=args.codebooks, n_pairs=args.pairs, key_dim=args.key_dim,
+                             value_rule=args.values))  # fmt: skip
     encoder = cl.frozen_encoder(
         args.encoder, args.stream, args.data, args.cache, progress=not args.quiet
     )
@@ -81,9 +82,11 @@ def add_continual_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("stream", choices=["toy", "mnist", "fashion"])
     p.add_argument("--plot", help="toy: PNG of the decision regions after each task")
     p.add_argument("--data", default="../shared/data", help="folder holding mnist/, fashion-mnist/")
-    p.add_argument("--encoder", default="cnn", choices=["cnn", "random"])
-    p.add_argument("--cache", help="where the trained CNN is kept (default ~/.cache/latentzip)")
-    p.add_argument("--methods", default="kv,linear,mlp,finetune", help="comma-separated")
+    p.add_argument("--encoder", default="patches", choices=["patches", "cnn", "random"],
+                   help="patches: learned from the stream's images without labels")  # fmt: skip
+    p.add_argument("--cache", help="where trained encoders are kept (~/.cache/latentzip)")
+    p.add_argument("--methods", default="kv,linear,mlp,replay", help="comma-separated")
+    p.add_argument("--values", choices=["gradient", "counts"], help="how the values learn")
     p.add_argument("--codebooks", type=int, help="C, heads of the bottleneck")
     p.add_argument("--pairs", type=int, help="P, key-value pairs per head")
     p.add_argument("--key-dim", type=int)

@@ -3,7 +3,8 @@
 ::
 
     stream of tasks (classes arrive in groups, no task labels, no replay)
-        -> frozen encoder (CNN trained on another dataset / random projection of pixels)
+        -> frozen encoder (k-means patch features learned without labels / a CNN trained on
+       another dataset / random projection of pixels)
         -> KeyValueBottleneck (frozen keys, trained values) or a baseline
         -> mean per-class test accuracy after every task
 """
@@ -22,13 +23,22 @@ from latentzip.continual.evaluate import (
     run_iid,
     run_stream,
 )
-from latentzip.continual.images import KVConfig, frozen_encoder, make_learner, prepare, run_method
+from latentzip.continual.images import (
+    KVConfig,
+    frozen_encoder,
+    make_learner,
+    prepare,
+    run_method,
+    validation_split,
+)
 from latentzip.continual.learners import (
     FineTuneEncoder,
     KVLearner,
     LinearProbe,
     MLPProbe,
+    ReplayProbe,
 )
+from latentzip.continual.patches import PatchKMeansEncoder
 from latentzip.continual.stream import (
     ClassIncrementalStream,
     class_split,
@@ -44,7 +54,9 @@ __all__ = [
     "KVLearner",
     "LinearProbe",
     "MLPProbe",
+    "PatchKMeansEncoder",
     "RandomProjectionEncoder",
+    "ReplayProbe",
     "SmallCNN",
     "StreamResult",
     "class_split",
@@ -62,4 +74,5 @@ __all__ = [
     "run_stream",
     "run_toy",
     "train_cnn",
+    "validation_split",
 ]

@@ -2,9 +2,13 @@
 
 ::
 
-    images --frozen encoder (CNN trained on the *other* dataset, or random projection)-->
-    features (computed once) --> KV bottleneck / linear probe / MLP      (5 tasks x 2 classes)
-    images --------------------> fine-tuned copy of the encoder + head
+    images --frozen encoder--> features (computed once)
+        --> KV bottleneck / linear probe / MLP / MLP with replay          (5 tasks x 2 classes)
+    images --> fine-tuned copy of the encoder + head
+
+Encoders: ``patches`` (k-means on patches of the stream's own training images, no labels:
+:mod:`.patches`), ``cnn`` (a CNN trained with labels on the *other* dataset), ``random``
+(pixels through a fixed random projection).
 """
 
 from __future__ import annotations
@@ -23,12 +27,20 @@ from latentzip.continual.encoders import (
     train_cnn,
 )
 from latentzip.continual.evaluate import StreamResult, run_iid, run_stream
-from latentzip.continual.learners import FineTuneEncoder, KVLearner, LinearProbe, MLPProbe
+from latentzip.continual.learners import (
+    FineTuneEncoder,
+    KVLearner,
+    LinearProbe,
+    MLPProbe,
+    ReplayProbe,
+)
+from latentzip.continual.patches import PatchKMeansEncoder
 from latentzip.continual.stream import ClassIncrementalStream, class_split, load_labelled
 from latentzip.errors import LatentzipError
 
 SOURCE = {"mnist": "fashion", "fashion": "mnist"}
-METHODS = ("kv", "linear", "mlp", "finetune")
+METHODS = ("kv", "linear", "mlp", "replay", "finetune")
+ENCODERS = ("patches", "cnn", "random")
 
 
 def default_cache() -> Path:
@@ -50,6 +62,8 @@ class KVConfig:
     kmeans_epochs: int = 3
     kmeans_samples: int = 10_000
     decoder: str = "vote"
+    present_classes_only: bool = False  # the labels trick (see KVLearner)
+    value_rule: str = "gradient"  # or "counts" (see KVLearner)
 
     @classmethod
     def quick(cls, **kw) -> KVConfig:
@@ -65,14 +79,24 @@ def frozen_encoder(
     cnn_epochs: int = 2,
     progress: bool = False,
 ):
-    """``"cnn"``: a :class:`SmallCNN` trained on the other dataset (trained once, kept in
+    """``"patches"``: k-means patch features learned from the unlabelled training images of
+    ``dataset`` (kept in ``cache/continual_patches_<dataset>.npz``); ``"cnn"``: a
+    :class:`SmallCNN` trained on the other dataset (trained once, kept in
     ``cache/continual_cnn_<source>.pt``, resumable); ``"random"``: pixels through a fixed
     random projection."""
     if kind == "random":
         return RandomProjectionEncoder(784, 256, seed=0)
-    if kind != "cnn":
-        raise LatentzipError(f"unknown encoder {kind!r} (cnn or random)")
+    if kind not in ENCODERS:
+        raise LatentzipError(f"unknown encoder {kind!r} ({', '.join(ENCODERS)})")
     cache = Path(cache) if cache is not None else default_cache()
+    if kind == "patches":
+        path = cache / f"continual_patches_{dataset}.npz"
+        if path.exists():
+            return PatchKMeansEncoder.load(path)
+        images = load_labelled(data_root, dataset, "train").images  # the labels stay unread
+        enc = PatchKMeansEncoder.fit(images, trained_on=f"{dataset} train images, no labels")
+        enc.save(path)
+        return enc
     source = SOURCE[dataset]
     path = cache / f"continual_cnn_{source}.pt"
     if path.exists() and torch.load(path, weights_only=True)["epoch"] >= cnn_epochs:
@@ -113,6 +137,22 @@ def prepare(dataset: str, encoder, data_root: str | Path) -> Prepared:
     )
 
 
+def validation_split(prep: Prepared, fraction: float = 0.1, seed: int = 0) -> Prepared:
+    """The training set cut in two (per class, seeded): the rest to train on and a held-out
+    ``fraction`` standing in for the test set, for choosing settings without the test set."""
+    rng = np.random.default_rng(seed)
+    held = np.zeros(len(prep.y_train), bool)
+    for c in np.unique(prep.y_train):
+        rows = np.flatnonzero(prep.y_train == c)
+        held[rng.choice(rows, round(fraction * len(rows)), replace=False)] = True
+    keep, val = np.flatnonzero(~held), np.flatnonzero(held)
+    return Prepared(
+        f"{prep.dataset} (validation split)", prep.encoder,
+        prep.train_images[keep], prep.y_train[keep], prep.train_images[val], prep.y_train[val],
+        prep.x_train[torch.as_tensor(keep)], prep.x_train[torch.as_tensor(val)],
+    )  # fmt: skip
+
+
 def make_learner(
     method: str,
     prep: Prepared,
@@ -137,6 +177,8 @@ def make_learner(
             lr=kv.lr,
             batch_size=kv.batch_size,
             seed=seed,
+            present_classes_only=kv.present_classes_only,
+            value_rule=kv.value_rule,
         )
         data = prep.x_train if key_data is None else key_data
         if len(data) > kv.kmeans_samples:  # keys learn from an unlabelled subsample
@@ -147,6 +189,8 @@ def make_learner(
         return LinearProbe(dim, n_classes, seed=seed, epochs=3)
     if method == "mlp":
         return MLPProbe(dim, n_classes, seed=seed, epochs=3)
+    if method == "replay":
+        return ReplayProbe(dim, n_classes, seed=seed, epochs=3, buffer_size=500)
     if method == "finetune":
         return FineTuneEncoder(prep.encoder, n_classes, seed=seed, epochs=1)
     raise LatentzipError(f"unknown method {method!r}: choose from {METHODS}")

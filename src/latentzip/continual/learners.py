@@ -53,12 +53,21 @@ class LazyAdam:
 
 
 class KVLearner:
-    """A :class:`KeyValueBottleneck` whose values are trained with :class:`LazyAdam`.
+    """A :class:`KeyValueBottleneck` whose values are learned by one of two local rules.
 
-    The key indices of the training samples are computed once per ``partial_fit`` call (each
-    sample belongs to one task) and reused by every epoch, so an epoch is a table look-up, a
-    mean and a cross-entropy. Keys selected in training are marked used; ``predict`` masks the
-    others.
+    ``value_rule="gradient"`` (the paper's): cross-entropy on the mean of the fetched values,
+    :class:`LazyAdam` on the selected rows. The key indices of the training samples are
+    computed once per ``partial_fit`` call and reused by every epoch.
+
+    ``value_rule="counts"``: each key counts the labels of the samples that select it, and its
+    value for class c is log((n_kc + alpha) / (N_c + alpha P)), the smoothed log-frequency of
+    the key among class c's samples; the voting decoder then sums these over the heads (a
+    naive-Bayes vote; a class not seen yet gets no vote). A key's value for a class depends
+    on that class's samples only, so a new task never changes what was learned for the old
+    ones, and the order of the tasks does not matter: after the last task the values are
+    those of training on everything at once.
+
+    Keys selected in training are marked used; ``predict`` masks the others.
     """
 
     def __init__(
@@ -75,7 +84,18 @@ class KVLearner:
         batch_size: int = 256,
         lr: float = 0.05,
         seed: int = 0,
+        present_classes_only: bool = False,
+        value_rule: str = "gradient",
+        alpha: float = 0.1,
     ) -> None:
+        if value_rule not in ("gradient", "counts"):
+            raise ValueError(f"value_rule must be gradient or counts, not {value_rule!r}")
+        if value_rule == "counts" and decoder != "vote":
+            raise ValueError("the counts rule gives votes: it needs the voting decoder")
+        self.value_rule, self.alpha = value_rule, alpha
+        # the "labels trick": a step's softmax spans the classes of the data it is given, so
+        # training on new classes never pushes the old classes' votes down
+        self.present_classes_only = present_classes_only
         self.n_classes, self.epochs, self.batch_size, self.lr, self.seed = (
             n_classes,
             epochs,
@@ -96,6 +116,7 @@ class KVLearner:
             n_classes=n_classes,
             seed=seed,
         )
+        self._counts = torch.zeros(n_codebooks * n_pairs, n_classes, dtype=torch.float64)
         self._values_opt: LazyAdam | None = None
         self._decoder_opt: torch.optim.Optimizer | None = None
         self._step = 0
@@ -114,22 +135,41 @@ class KVLearner:
         """Train the values on cached key indices ``(n, C)``."""
         kv, y = self.bottleneck, _labels(y)
         kv.mark_used(indices)
+        if self.value_rule == "counts":
+            return self._count(indices, y)
         if self._values_opt is None:
             self._values_opt = LazyAdam(kv.values, self.lr)
             if kv.decoder is not None:
                 self._decoder_opt = torch.optim.Adam(kv.decoder.parameters(), lr=1e-3)
         flat = indices + torch.arange(kv.n_codebooks) * kv.n_pairs
+        offset = torch.zeros(self.n_classes)
+        if self.present_classes_only:
+            offset.fill_(float("-inf"))
+            offset[y.unique()] = 0.0
         kv.train()
         for b in _minibatches(len(y), self.epochs, self.batch_size, self.seed * 7919 + self._step):
             self._values_opt.zero_grad()
             if self._decoder_opt is not None:
                 self._decoder_opt.zero_grad()
-            F.cross_entropy(kv.decode(indices[b]), y[b]).backward()
+            F.cross_entropy(kv.decode(indices[b]) + offset, y[b]).backward()
             self._values_opt.step(flat[b].unique())
             if self._decoder_opt is not None:
                 self._decoder_opt.step()
         self._step += 1
         kv.eval()
+        return self
+
+    @torch.no_grad()
+    def _count(self, indices: torch.Tensor, y: torch.Tensor) -> KVLearner:
+        kv = self.bottleneck
+        flat = (indices + torch.arange(kv.n_codebooks) * kv.n_pairs).reshape(-1)
+        hits = F.one_hot(y, self.n_classes).to(torch.float64).repeat_interleave(kv.n_codebooks, 0)
+        self._counts.index_add_(0, flat, hits)
+        n = self._counts.view(kv.n_codebooks, kv.n_pairs, self.n_classes)
+        per_class = n.sum(1, keepdim=True)  # N_c per head: samples of class c
+        votes = torch.log((n + self.alpha) / (per_class + self.alpha * kv.n_pairs))
+        votes = torch.where(per_class > 0, votes, torch.full_like(votes, -1e4))  # unseen
+        kv.values.copy_(votes.view_as(kv.values).to(kv.values.dtype))
         return self
 
     @torch.no_grad()
@@ -203,6 +243,31 @@ class MLPProbe(TorchLearner):
         torch.manual_seed(seed)
         net = nn.Sequential(nn.Linear(in_dim, hidden), nn.ReLU(), nn.Linear(hidden, n_classes))
         super().__init__(net, seed=seed, **kw)
+
+
+class ReplayProbe(MLPProbe):
+    """:class:`MLPProbe` with experience replay: a class-balanced buffer of at most
+    ``buffer_size`` past samples is trained on together with each new task."""
+
+    def __init__(self, in_dim: int, n_classes: int = 10, *, buffer_size: int = 500, **kw):
+        super().__init__(in_dim, n_classes, **kw)
+        self.buffer_size = buffer_size
+        self._buffer: dict[int, torch.Tensor] = {}
+
+    def partial_fit(self, x, y) -> ReplayProbe:
+        x, y = self._inputs(x), _labels(y)
+        seen = [torch.full((len(v),), c, dtype=torch.long) for c, v in self._buffer.items()]
+        if seen:
+            super().partial_fit(torch.cat([x, *self._buffer.values()]), torch.cat([y, *seen]))
+        else:
+            super().partial_fit(x, y)
+        g = torch.Generator().manual_seed(self.seed * 104729 + self._step)
+        for c in y.unique().tolist():
+            rows = (y == c).nonzero()[:, 0]
+            self._buffer[c] = x[rows[torch.randperm(len(rows), generator=g)]]
+        per_class = max(1, self.buffer_size // len(self._buffer))
+        self._buffer = {c: v[:per_class] for c, v in self._buffer.items()}
+        return self
 
 
 class FineTuneEncoder(TorchLearner):
