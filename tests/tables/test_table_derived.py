@@ -132,3 +132,14 @@ def test_a_newer_bitstream_is_refused_naming_the_versions():
     blob = container.pack(CODEC_TABLE, 4, c.header, records, c.model)
     with pytest.raises(ContainerError, match=r"versions 2\.\.3\), found codec 2 version 4"):
         decompress(blob)
+
+
+def test_long_tables_are_searched_on_a_sample_and_ruled_on_every_row(monkeypatch):
+    table = parse_csv(flights(20_000))
+    whole = derivations.find(table.columns, 1.0)
+    monkeypatch.setattr(derivations, "SEARCH_ROWS", 3000)
+    sampled = derivations.find(table.columns, 1.0)
+    assert sampled.keys() == whole.keys()
+    for b, d in sampled.items():  # the lookup covers every row's keys, not the sample's only
+        looked = d.cells([table.columns[a] for a in d.sources])
+        assert looked == list(table.columns[b])

@@ -29,7 +29,8 @@ MAX_COLUMNS = 128  # wider tables are not searched (binary data sets: nothing to
 MAX_PAIR_COLUMNS = 48  # two-column sources only up to this many columns
 MAX_BREAK_FRACTION = 0.01  # rows that may break a rule (each kept as an exception)
 CIRCUIT_SHARE = 0.15  # the least share of a column's entropy the circuit is assumed to pay
-_SAMPLE = 2048  # rows a rule must hold on before it is checked on every row
+_QUICK_ROWS = 2048  # rows a rule must hold on before it is checked on every row
+SEARCH_ROWS = 50_000  # longer tables are searched on this many evenly spaced rows
 
 
 @dataclass(frozen=True)
@@ -96,12 +97,34 @@ def restore(cells: list, d: Derivation, exceptions: dict[int, str]) -> tuple[str
 # ----------------------------------------------------------------------------- search
 def find(columns: tuple, map_weight: float, excluded: set[int] = frozenset()) -> dict:
     """{column: Derivation} worth using in a table of ``columns`` (tuples of cells); a map's
-    bytes count ``map_weight`` times; ``excluded`` columns are neither sources nor derived."""
+    bytes count ``map_weight`` times; ``excluded`` columns are neither sources nor derived.
+    Long tables are searched on evenly spaced rows; the chosen rules are then read off (and
+    checked on) every row."""
     d, n = len(columns), len(columns[0]) if columns else 0
     if d < 2 or d > MAX_COLUMNS or n < 64:
         return {}
+    if n > SEARCH_ROWS:
+        rows = np.linspace(0, n - 1, SEARCH_ROWS).astype(np.int64)
+        sample = tuple([c[i] for i in rows] for c in columns)
+        rules = _search(sample, map_weight * SEARCH_ROWS / n, excluded)
+    else:
+        rules = _search(columns, map_weight, excluded)
+    out = {}
+    for b, s in rules:
+        codes, sizes = zip(*(_factorize(columns[a]) for a in (*s, b)), strict=True)
+        k, m = _key(codes, sizes, tuple(range(len(s))))
+        broken, pick = _rule(k, m, codes[-1], sizes[-1])
+        if m <= MAX_ENTRIES and broken <= MAX_BREAK_FRACTION * n:
+            out[b] = _derivation(columns, s, k, pick, b)
+    return out
+
+
+def _search(columns: tuple, map_weight: float, excluded) -> list[tuple[int, tuple[int, ...]]]:
+    """The rules (derived column, sources) worth using, greedily by the derived column's
+    entropy (a derived column is never a source)."""
+    d, n = len(columns), len(columns[0])
     codes, sizes = zip(*(_factorize(c) for c in columns), strict=True)
-    sample = np.linspace(0, n - 1, min(n, _SAMPLE)).astype(np.int64)
+    quick = np.linspace(0, n - 1, min(n, _QUICK_ROWS)).astype(np.int64)
     sets = [(a,) for a in range(d)]
     if d <= MAX_PAIR_COLUMNS:
         small = [a for a in range(d) if 2 <= sizes[a] <= MAX_ENTRIES]
@@ -113,7 +136,7 @@ def find(columns: tuple, map_weight: float, excluded: set[int] = frozenset()) ->
         k, m = _key(codes, sizes, s)
         if 2 <= m <= min(MAX_ENTRIES, n // 8):
             keys[s] = (k, m)
-    out: dict[int, Derivation] = {}
+    chosen: dict[int, tuple[int, ...]] = {}
     sources: set[int] = set()
     gains = {b: CIRCUIT_SHARE * n * _entropy(codes[b]) / 8 for b in range(d)}
     for b in sorted(range(d), key=lambda b: -gains[b]):
@@ -121,23 +144,21 @@ def find(columns: tuple, map_weight: float, excluded: set[int] = frozenset()) ->
             continue
         best = None
         for s, (k, m) in keys.items():
-            if b in s or out.keys() & set(s) or m < sizes[b] // 2:
+            if b in s or chosen.keys() & set(s) or m < sizes[b] // 2:
                 continue
-            if _rule(k[sample], m, codes[b][sample], sizes[b])[0] > MAX_BREAK_FRACTION * len(
-                sample
-            ):
+            quick_breaks = _rule(k[quick], m, codes[b][quick], sizes[b])[0]
+            if quick_breaks > MAX_BREAK_FRACTION * len(quick):
                 continue
-            broken, pick = _rule(k, m, codes[b], sizes[b])
+            broken = _rule(k, m, codes[b], sizes[b])[0]
             if broken > MAX_BREAK_FRACTION * n:
                 continue
             cost = map_weight * _map_bytes(columns, s, b, m) + broken * _cell_bytes(columns[b])
             if best is None or cost < best[0]:
-                best = (cost, s, k, pick)
+                best = (cost, s)
         if best is not None and best[0] < gains[b]:
-            _, s, k, pick = best
-            out[b] = _derivation(columns, s, k, pick, b)
-            sources.update(s)
-    return dict(sorted(out.items()))
+            chosen[b] = best[1]
+            sources.update(best[1])
+    return sorted(chosen.items())
 
 
 def _factorize(cells) -> tuple[np.ndarray, int]:
