@@ -163,8 +163,8 @@ class KVLearner:
     def _count(self, indices: torch.Tensor, y: torch.Tensor) -> KVLearner:
         kv = self.bottleneck
         flat = (indices + torch.arange(kv.n_codebooks) * kv.n_pairs).reshape(-1)
-        hits = F.one_hot(y, self.n_classes).to(torch.float64).repeat_interleave(kv.n_codebooks, 0)
-        self._counts.index_add_(0, flat, hits)
+        cell = flat * self.n_classes + y.repeat_interleave(kv.n_codebooks)  # (key, label)
+        self._counts.view(-1).add_(torch.bincount(cell, minlength=self._counts.numel()))
         n = self._counts.view(kv.n_codebooks, kv.n_pairs, self.n_classes)
         per_class = n.sum(1, keepdim=True)  # N_c per head: samples of class c
         votes = torch.log((n + self.alpha) / (per_class + self.alpha * kv.n_pairs))
