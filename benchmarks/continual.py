@@ -6,7 +6,7 @@ encoders (5 tasks of 2 classes, no task labels). Träuble et al., ICML 2023.
     python benchmarks/continual.py --datasets mnist --seeds 0 --quick
 
 Encoders, and what each saw: ``patches``, k-means on 6x6 patches of the stream's own training
-images, labels never read (Coates et al. 2011; kept in benchmarks/results/
+images, labels never used (Coates et al. 2011; kept in benchmarks/results/
 continual_patches_<dataset>.npz); ``cnn``, a CNN trained *with labels* on the other dataset
 (2 epochs; continual_cnn_<source>.pt); ``random``, pixels through a fixed random projection.
 

@@ -93,7 +93,7 @@ def frozen_encoder(
         path = cache / f"continual_patches_{dataset}.npz"
         if path.exists():
             return PatchKMeansEncoder.load(path)
-        images = load_labelled(data_root, dataset, "train").images  # the labels stay unread
+        images = load_labelled(data_root, dataset, "train").images  # its labels are not used
         enc = PatchKMeansEncoder.fit(images, trained_on=f"{dataset} train images, no labels")
         enc.save(path)
         return enc
