@@ -118,3 +118,37 @@ def test_counted_values_do_not_depend_on_the_order_of_the_tasks():
     assert result.accuracy[-1] == pytest.approx(iid) and iid > 0.8
     with pytest.raises(ValueError, match="voting decoder"):
         KVLearner(8, 6, value_rule="counts", decoder="mlp")
+
+
+def test_a_damaged_or_crafted_encoder_file_is_refused_cleanly(encoder, tmp_path):
+    import io
+
+    from latentzip.errors import ModelError
+
+    good = encoder.save(tmp_path / "enc.npz")
+    with np.load(good) as z:
+        arrays = {k: z[k] for k in z.files}
+
+    def crafted(**change):
+        buf = io.BytesIO()
+        np.savez(buf, **{k: v for k, v in {**arrays, **change}.items() if v is not None})
+        path = tmp_path / "crafted.npz"
+        path.write_bytes(buf.getvalue())
+        return path
+
+    blob = good.read_bytes()
+    (tmp_path / "cut.npz").write_bytes(blob[: len(blob) // 2])
+    bad = [
+        tmp_path / "cut.npz",
+        crafted(components=None),
+        crafted(whiten=arrays["whiten"][:-1]),
+        crafted(mean=np.float32(1.0)),
+        crafted(centroids=arrays["centroids"].astype(np.int64)),
+        crafted(feature_mean=np.full_like(arrays["feature_mean"], np.nan)),
+        crafted(meta=np.frombuffer(b'{"patch": 1000}', np.uint8)),
+        crafted(meta=np.frombuffer(b"[1, 2]", np.uint8)),
+        crafted(meta=np.frombuffer(b"\\xff{", np.uint8)),
+    ]
+    for path in bad:
+        with pytest.raises(ModelError):
+            PatchKMeansEncoder.load(path)

@@ -116,7 +116,8 @@ class KVLearner:
             n_classes=n_classes,
             seed=seed,
         )
-        self._counts = torch.zeros(n_codebooks * n_pairs, n_classes, dtype=torch.float64)
+        counted = n_codebooks * n_pairs if value_rule == "counts" else 0  # (key, class) counts
+        self._counts = torch.zeros(counted, n_classes, dtype=torch.float64)
         self._values_opt: LazyAdam | None = None
         self._decoder_opt: torch.optim.Optimizer | None = None
         self._step = 0

@@ -26,12 +26,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from latentzip.coding import limits, modelfile
+from latentzip.coding.fields import Fields
 from latentzip.continual.encoders import as_float_images
-from latentzip.errors import LatentzipError
+from latentzip.errors import ContainerError, LatentzipError, ModelError
 from latentzip.files import atomic_write
 
 _EPS_NORM = 10.0 / 255**2  # contrast normalisation floor (pixels in [0, 1])
 _EPS_ZCA = 0.01
+_ARRAYS = ("centroids", "whiten", "mean", "feature_mean", "components")
 
 
 class PatchKMeansEncoder:
@@ -126,8 +129,7 @@ class PatchKMeansEncoder:
 
     # ------------------------------------------------------------------ files
     def save(self, path: str | Path) -> Path:
-        arrays = {k: getattr(self, k).numpy() for k in
-                  ("centroids", "whiten", "mean", "feature_mean", "components")}  # fmt: skip
+        arrays = {k: getattr(self, k).numpy() for k in _ARRAYS}
         meta = {**self.meta, "patch": self.patch}
         buf = io.BytesIO()
         np.savez(buf, meta=np.frombuffer(json.dumps(meta).encode(), np.uint8), **arrays)
@@ -135,11 +137,42 @@ class PatchKMeansEncoder:
 
     @classmethod
     def load(cls, path: str | Path) -> PatchKMeansEncoder:
-        with np.load(Path(path)) as z:
-            meta = json.loads(z["meta"].tobytes())
-            names = ("centroids", "whiten", "mean", "feature_mean", "components")
-            arrays = {k: z[k] for k in names}
-        return cls(**arrays, patch=int(meta["patch"]), meta=meta)
+        """An encoder file, every array's presence, dtype, shape and values checked."""
+        body = Path(path).read_bytes()
+        try:
+            z = modelfile.read_npz(body, limits.memory_budget(len(body)), str(path))
+            meta = limits.parse_json(z["meta"].tobytes(), f"{path}: meta")
+            if not isinstance(meta, dict):
+                raise ModelError(f"{path}: meta is not a JSON object")
+            patch = Fields(meta, f"{path}: meta", ModelError).int("patch", 1, 64)
+            arrays = {k: z[k] for k in _ARRAYS}
+        except KeyError as exc:
+            raise ModelError(f"{path}: not a patch encoder file (no {exc})") from exc
+        except ContainerError as exc:
+            raise ModelError(str(exc)) from exc
+        _check_arrays(arrays, patch, str(path))
+        return cls(**arrays, patch=patch, meta=meta)
+
+
+def _check_arrays(a: dict[str, np.ndarray], patch: int, source: str) -> None:
+    """Raise :class:`ModelError` unless the arrays fit together as an encoder's."""
+    if any(v.dtype.kind != "f" or not np.isfinite(v).all() for v in a.values()):
+        raise ModelError(f"{source}: encoder arrays must be finite floats")
+    dims = {"centroids": 2, "whiten": 2, "mean": 1, "feature_mean": 1, "components": 2}
+    if any(a[name].ndim != n for name, n in dims.items()):
+        raise ModelError(f"{source}: encoder arrays of the wrong number of dimensions")
+    p2, k = patch * patch, len(a["centroids"])
+    d = a["components"].shape[-1]
+    if (
+        k < 1
+        or d < 1
+        or a["centroids"].shape != (k, p2)
+        or a["whiten"].shape != (p2, p2)
+        or a["mean"].shape != (p2,)
+        or a["feature_mean"].shape != (4 * k,)
+        or a["components"].shape != (4 * k, d)
+    ):
+        raise ModelError(f"{source}: encoder arrays of inconsistent shapes")
 
 
 def _normalise(patches: torch.Tensor) -> torch.Tensor:
