@@ -45,6 +45,15 @@ class HCLTConfig:
     seed: int = 0
     anneal_epochs: int = 0
 
+    def step_size(self, epoch: int) -> float:
+        """Mini-batch EM step size: linear from start to end over ``anneal_epochs`` (all epochs
+        when 0), constant after."""
+        span = self.anneal_epochs or self.epochs
+        if span <= 1:
+            return self.step_size_start
+        frac = min(1.0, epoch / (span - 1))
+        return self.step_size_start + frac * (self.step_size_end - self.step_size_start)
+
     @classmethod
     def quick(cls, **kw) -> HCLTConfig:
         """Seconds on small data (tests, the demo on 8x8 digits)."""
@@ -70,13 +79,6 @@ class HCLTConfig:
                 step_size_end=0.1, anneal_epochs=100),
             **kw,
         )  # fmt: skip
-
-    def step_size(self, epoch: int) -> float:
-        span = self.anneal_epochs or self.epochs
-        if span <= 1:
-            return self.step_size_start
-        frac = min(1.0, epoch / (span - 1))
-        return self.step_size_start + frac * (self.step_size_end - self.step_size_start)
 
 
 class DensityEstimator:
