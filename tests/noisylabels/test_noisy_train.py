@@ -24,7 +24,8 @@ from latentzip.noisylabels import (
     write_json,
 )
 from latentzip.noisylabels.methods import build
-from latentzip.noisylabels.train import forget_schedule
+from latentzip.noisylabels.results import MethodResult
+from latentzip.noisylabels.train import fit, forget_schedule, set_schedule
 
 
 @pytest.mark.parametrize("forget_rate", [0.0, 0.25, 0.5, 0.9])
@@ -42,6 +43,38 @@ def test_coteaching_selects_exactly_the_smallest_losses(forget_rate):
 def test_forget_rate_ramps_linearly():
     np.testing.assert_allclose(forget_schedule(0.5, 6, 3), [0, 0.25, 0.5, 0.5, 0.5, 0.5])
     np.testing.assert_allclose(forget_schedule(0.4, 3, 0), [0.4, 0.4, 0.4])
+
+
+def test_published_schedule_decays_rate_and_momentum_from_forty_percent():
+    cfg = TrainConfig.published(epochs=10)
+    assert (cfg.hidden, cfg.decay_start, cfg.ramp_epochs) == ((256,), 4, 10)
+    opt = torch.optim.Adam(torch.nn.Linear(2, 2).parameters(), lr=cfg.lr)
+    rates = [set_schedule(opt, cfg.lr, e, cfg.epochs, cfg.decay_start) for e in range(10)]
+    np.testing.assert_allclose(rates, [1e-3] * 4 + [1e-3 * (10 - e) / 6 for e in range(4, 10)])
+    assert opt.param_groups[0]["betas"] == (0.1, 0.999)
+    set_schedule(opt, cfg.lr, 0, cfg.epochs, None)
+    assert opt.param_groups[0]["betas"] == (0.9, 0.999) and opt.param_groups[0]["lr"] == 1e-3
+
+
+def test_fit_applies_the_schedule():
+    (x, y), (xt, yt) = _blobs(200, 0), _blobs(50, 1)
+    split = make_split(x, y, xt, yt, Noise("symmetric", 0.2), seed=0)
+    cfg = TrainConfig.quick(hidden=(8,), epochs=3, decay_start=1)
+    net = build(split, cfg, "none", 0)
+    fit(net, split, cfg)
+    # the same start and batches at a constant rate end elsewhere
+    same = build(split, cfg, "none", 0)
+    fit(same, split, TrainConfig.quick(hidden=(8,), epochs=3))
+    assert not torch.equal(net.head.weight, same.head.weight)
+
+
+def test_method_result_round_trips_through_its_dict():
+    history = [{"epoch": e + 1, "test_acc": a, "val_acc": a, "pure_ratio": 1.0, "seconds": 1.0}
+               for e, a in enumerate(np.linspace(0.1, 0.9, 12))]  # fmt: skip
+    r = MethodResult.from_history("ce", 3, history, select_from=2)
+    back = MethodResult.from_dict(json.loads(json.dumps(r.to_dict())))
+    assert back == r
+    assert r.last10_test_acc == pytest.approx(np.linspace(0.1, 0.9, 12)[-10:].mean())
 
 
 def _blobs(n: int, seed: int):
