@@ -2,12 +2,12 @@ import json
 
 import numpy as np
 import pytest
+from blob import blob, moved, turn
 from plyfile import PlyData
 
 from latentzip.errors import LatentzipError
 from latentzip.splats.cameras import ring_cameras, write_capture
 from latentzip.splats.fit import FitConfig
-from latentzip.splats.gaussians import Gaussians
 from latentzip.splats.pipeline import FitState, fit_sequence, load_frames
 from latentzip.splats.ply import read_ply
 from latentzip.splats.raster import rasterise, render_numpy
@@ -19,24 +19,13 @@ CONFIG = FitConfig.quick()
 @pytest.fixture(scope="module")
 def capture(tmp_path_factory):
     """A blob of Gaussians sliding and turning, seen by 4 cameras (24 px), one held out."""
-    rng = np.random.default_rng(0)
-    n, frames = 40, 3
-    base = Gaussians(
-        means=rng.normal(scale=0.25, size=(n, 3)),
-        log_scales=np.log(np.full((n, 3), 0.08)),
-        rotations=np.tile([1.0, 0, 0, 0], (n, 1)),
-        opacity_logits=np.full(n, 2.0),
-        sh=rng.normal(scale=0.8, size=(n, 1, 3)),
-    )
+    frames, base = 3, blob(0)
     cams = ring_cameras(4, size=24, radius=3.0, heights=(0.5, 1.0), target=[0, 0, 0], held_out=1)
     images, masks, joints = [], [], []
-    anchors = rng.normal(scale=0.15, size=(5, 3))
+    anchors = np.random.default_rng(1).normal(scale=0.15, size=(5, 3))
     for t in range(frames):
-        a = 0.05 * t
-        rot = np.array([[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]])
-        shift = np.array([0.02 * t, 0, 0])
-        g = Gaussians(base.means @ rot.T + shift, base.log_scales, base.rotations,
-                      base.opacity_logits, base.sh)  # fmt: skip
+        rot, shift = turn(0.05 * t), np.array([0.02 * t, 0, 0])
+        g = moved(base, rot, shift)
         out = rasterise(g, cams)
         images.append(out.colour.numpy())
         masks.append(out.alpha.numpy())

@@ -1,6 +1,7 @@
 """``latentzip splats`` verbs for capture, fit and render.
 
 latentzip splats capture -o cap --clip dance_a --frames 40
+latentzip splats import my_rig/transforms.json -o cap --held-out cam07   (your own capture)
 latentzip splats fit cap -o fit                      (resumes from fit/checkpoint.npz)
 latentzip splats render fit -o heldout.gif           (the first held-out camera, every frame)
 latentzip splats render fit -o turntable.mp4 --turntable --frame 0
@@ -30,6 +31,16 @@ def add_verbs(verbs: argparse._SubParsersAction) -> None:
     p.add_argument("-f", "--force", action="store_true", help="write into an existing capture")
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=_capture)
+
+    p = verbs.add_parser(
+        "import", help="turn a nerfstudio/Blender transforms.json sequence into a capture"
+    )
+    p.add_argument("source", help="transforms.json, or a folder (one file or one per time)")
+    p.add_argument("-o", "--output", required=True, help="capture folder to write")
+    p.add_argument("--held-out", nargs="*", default=[], help="cameras kept for evaluation")
+    p.add_argument("-f", "--force", action="store_true", help="replace an existing capture")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=_import)
 
     p = verbs.add_parser("fit", help="fit DualGS to a capture (resumable)")
     p.add_argument("capture", help="capture folder (cameras.json, images/, masks/)")
@@ -85,6 +96,20 @@ def _capture(args) -> None:
         f"captured {cap.n_frames} frames of {args.clip} from {len(cap.cameras)} cameras "
         f"({len(cap.held_out)} held out: {', '.join(cap.held_out)}) at {args.size} px in "
         f"{time.perf_counter() - start:.1f} s -> {out}"
+    )
+
+
+def _import(args) -> None:
+    from latentzip.splats.transforms import import_transforms
+
+    cap = import_transforms(
+        args.source, args.output, held_out=args.held_out, force=args.force, progress=not args.quiet
+    )
+    sizes = sorted({f"{c.width}x{c.height}" for c in cap.cameras})
+    print(
+        f"{cap.n_frames} frames x {len(cap.cameras)} cameras ({', '.join(sizes)} px; held out: "
+        f"{', '.join(cap.held_out) or 'none'}; masks: {'yes' if cap.has_masks else 'no'}) "
+        f"-> {args.output}"
     )
 
 
