@@ -258,3 +258,22 @@ def test_truncated_and_animated_pngs_are_data_errors(tmp_path, images):
     (folder / "c.png").mkdir()
     with pytest.raises(DataError, match=r"c\.png: not a readable PNG"):
         load(folder)
+
+
+def test_gzip_inputs_are_read_whole_and_bombs_stop_at_the_limit(tmp_path, monkeypatch):
+    from latentzip.data import loaders
+
+    array = np.arange(600, dtype=np.uint8).reshape(6, 10, 10) % 7
+    raw = idx_bytes(array)
+    path = tmp_path / "x-idx3-ubyte.gz"
+    path.write_bytes(gzip.compress(raw[:100]) + gzip.compress(raw[100:]) + bytes(3))
+    np.testing.assert_array_equal(load(path).data.reshape(array.shape), array)
+
+    monkeypatch.setattr(loaders, "MAX_GUNZIP_BYTES", len(raw) - 1)
+    with pytest.raises(DataError, match="inflates beyond 615 bytes; gunzip it first"):
+        load(path)
+    monkeypatch.undo()
+    for bad in (gzip.compress(raw)[:-9], gzip.compress(raw) + b"junk"):
+        path.write_bytes(bad)
+        with pytest.raises(DataError, match="cannot read"):
+            load(path)

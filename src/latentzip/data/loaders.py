@@ -27,6 +27,9 @@ PNG_SUFFIXES = (".png",)
 #: Largest PNG accepted, in pixels (8192 x 8192). Below Pillow's own decompression-bomb
 #: threshold (about 89.5 M pixels), so Pillow never warns about or refuses an image we accept.
 MAX_PNG_PIXELS = 2**26
+#: Largest gunzipped input, in bytes: a small .gz that inflates without end (a "zip bomb")
+#: stops here with a clear error instead of exhausting memory. Gunzip larger inputs first.
+MAX_GUNZIP_BYTES = 2**32
 
 
 @dataclass(frozen=True)
@@ -285,9 +288,44 @@ def source_kind(path: str | Path) -> str:
 
 
 def read_maybe_gzip(path: Path) -> bytes:
-    """The bytes of ``path``, gunzipped if they are gzip; :class:`DataError` if unreadable."""
+    """The bytes of ``path``, gunzipped if they are gzip; :class:`DataError` if unreadable or
+    if it inflates beyond :data:`MAX_GUNZIP_BYTES`."""
     try:
         raw = path.read_bytes()
-        return gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
+        return gunzip(raw, MAX_GUNZIP_BYTES) if raw[:2] == b"\x1f\x8b" else raw
     except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
         raise DataError(f"{path}: cannot read ({exc})") from exc
+    except _TooLarge as exc:
+        raise DataError(
+            f"{path}: gzip data inflates beyond {exc.args[0]:,} bytes; gunzip it first"
+        ) from exc
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def gunzip(raw: bytes, limit: int) -> bytes:
+    """``gzip.decompress(raw)`` (every member, trailing zero padding allowed) that stops once
+    the output would pass ``limit`` bytes (raises ``_TooLarge``).
+
+    >>> gunzip(gzip.compress(b"ab") + gzip.compress(b"c") + bytes(4), 10)
+    b'abc'
+    """
+    out: list[bytes] = []
+    size = 0
+    data = raw
+    while True:
+        member = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        chunk = member.decompress(data, limit + 1 - size)
+        size += len(chunk)
+        if size > limit or member.unconsumed_tail:
+            raise _TooLarge(limit)
+        if not member.eof:
+            raise EOFError("compressed file ended before the end-of-stream marker was reached")
+        out.append(chunk)
+        data = member.unused_data
+        if not data.strip(b"\x00"):
+            return b"".join(out)
+        if data[:2] != b"\x1f\x8b":
+            raise gzip.BadGzipFile("trailing garbage after the gzip data")
