@@ -65,11 +65,18 @@ def test_train_prints_bits_per_dimension(workspace, capsys):
     assert "train bits/dim:" in out
 
 
-def test_npy_round_trip_restores_the_same_bytes(workspace, capsys):
+def test_npy_round_trip_restores_the_same_bytes(workspace, capsys, monkeypatch):
+    from latentzip.coding import modelfile
+
     root, _, model = workspace
     src = root / "test.npy"
     before = src.read_bytes()
+    reads = []
+    load = modelfile.load
+    monkeypatch.setattr(modelfile, "load", lambda path: reads.append(path) or load(path))
     assert main(["compress", str(src), "-m", str(model), "-o", str(root / "t.lz")]) == 0
+    assert reads == [str(model)]  # the model file is read once
+    monkeypatch.undo()
     assert (
         main(["decompress", str(root / "t.lz"), "-m", str(model), "-o", str(root / "back.npy")])
         == 0

@@ -77,8 +77,10 @@ def _train(args) -> None:
 
 def _compress(args) -> None:
     from latentzip.cli import photos
+    from latentzip.photos import PhotoModel
 
-    model = _photo_model(args)
+    loaded = _model(args)
+    model = loaded if isinstance(loaded, PhotoModel) else None
     if model is not None or (photos.is_photo_input(args.input) and not Path(args.input).is_dir()):
         if model is None:
             other = f" ({args.model} is a model of another kind)" if args.model else ""
@@ -93,18 +95,17 @@ def _compress(args) -> None:
     else:
         from latentzip.cli import arrays
 
-        arrays.compress(args)
+        arrays.compress(args, loaded)
 
 
-def _photo_model(args):
-    """The photo model given with -m, or None (no model, or a model of another kind)."""
+def _model(args):
+    """The model given with -m, read once (None without one, or for a table: the table
+    verb reads its own)."""
     if not args.model or _is_table(args.input):
         return None
     from latentzip.coding import modelfile
-    from latentzip.photos import PhotoModel
 
-    model = modelfile.load(args.model)[0]
-    return model if isinstance(model, PhotoModel) else None
+    return modelfile.load(args.model)[0]
 
 
 def _decompress(args) -> None:

@@ -89,7 +89,8 @@ def _n_workers(client) -> int:
     return len(client.scheduler_info().get("workers", {}))
 
 
-def compress(args) -> None:
+def compress(args, loaded=None) -> None:
+    """``latentzip compress`` of arrays; ``loaded``: the ``-m`` model if already read."""
     from latentzip.circuits.codec import CodecConfig, compress
     from latentzip.coding import modelfile
     from latentzip.data.sources import read_source
@@ -102,7 +103,7 @@ def compress(args) -> None:
     )
     if not args.model:
         raise LatentzipError("arrays need a model: train one, then compress with -m MODEL")
-    model, _ = modelfile.load(args.model)
+    model = loaded if loaded is not None else modelfile.load(args.model)[0]
     block_size = 64 if args.block_size is None else args.block_size
     cfg = CodecConfig(block_size=block_size, embed_model=args.embed_model)
     if distributed(args):
