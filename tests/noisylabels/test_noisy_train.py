@@ -128,3 +128,9 @@ def test_cli_noisy_verb(tmp_path, capsys):
     assert plot.stat().st_size > 0
     assert main(argv) == 2  # outputs exist and no --force
     assert main(["noisy", str(folder), "--methods", "ce,magic"]) == 2
+    assert main(["noisy", str(folder), "--quick", "--published"]) == 2
+    published = ["noisy", str(folder), "--published", "--methods", "ce", "--epochs", "2"]
+    published += ["--n-train", "500", "--n-test", "100", "-q", "-o", str(tmp_path / "p.json")]
+    assert main(published) == 0
+    config = json.loads((tmp_path / "p.json").read_text())["config"]
+    assert (config["hidden"], config["epochs"], config["decay_start"]) == ([256], 2, 1)

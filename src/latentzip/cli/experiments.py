@@ -52,8 +52,14 @@ def _noisy(args) -> None:
     for out in (args.output, args.plot):
         if out and Path(out).exists() and not args.force:
             raise LatentzipError(f"{out} exists; pass --force to overwrite it")
-    overrides = given(arch=args.model, epochs=args.epochs, finetune_epochs=args.finetune_epochs)
-    cfg = nl.TrainConfig.quick(**overrides) if args.quick else nl.TrainConfig(**overrides)
+    if args.quick and args.published:
+        raise LatentzipError("--quick and --published exclude each other")
+    overrides = given(arch=args.model, finetune_epochs=args.finetune_epochs)
+    if args.published:
+        cfg = nl.TrainConfig.published(args.epochs or 200, **overrides)
+    else:
+        overrides |= given(epochs=args.epochs)
+        cfg = nl.TrainConfig.quick(**overrides) if args.quick else nl.TrainConfig(**overrides)
     x, y, x_test, y_test = nl.load_folder(args.data)
     noise = nl.Noise(args.noise, args.rate)
     split = nl.make_split(
@@ -116,6 +122,11 @@ def add_noisy_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--n-test", type=int, help="test records to use")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quick", action="store_true", help="small network, few epochs")
+    p.add_argument(
+        "--published",
+        action="store_true",
+        help="Han et al.'s recipe on the 784-256 MLP (200 epochs unless --epochs)",
+    )
     p.add_argument("-o", "--output", help="results JSON to write")
     p.add_argument("--plot", help="PNG of test accuracy against epoch")
     p.add_argument("-f", "--force", action="store_true", help="overwrite existing outputs")
