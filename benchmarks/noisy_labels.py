@@ -1,6 +1,6 @@
 """Compressed features against noisy labels on MNIST and Fashion-MNIST (Chen et al., TNNLS 2022).
 
-    python benchmarks/noisy_labels.py                        # reduced setting: ~20 min on 2 cores
+    python benchmarks/noisy_labels.py                        # reduced setting: ~26 min on 2 cores
     python benchmarks/noisy_labels.py --full                 # published setting: see below
     python benchmarks/noisy_labels.py --quick --datasets mnist --noise symmetric50 --seeds 0
 
@@ -33,6 +33,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, replace
 from multiprocessing import get_context
 
+import numpy as np
 from common import RESULTS, SHARED, machine, write_results
 from tqdm.auto import tqdm
 
@@ -260,7 +261,7 @@ def main() -> None:
                 f"{dataset}, {name}: {len(args.seeds)} seeds, "
                 f"{seconds[name] / 60:.1f} worker-min (one process of one thread per job)"
             )
-            table = markdown_table(summary, title)
+            table = markdown_table(summary, title) + _code_lengths(results[name], dcfg)
             if (dataset, name) in PUBLISHED:
                 table += f"\n\n{PUBLISHED[dataset, name]}"
             tables.append(table)
@@ -276,6 +277,21 @@ def main() -> None:
         f"wall time {(time.perf_counter() - started) / 60:.1f} min with {args.workers} workers; "
         f"{jobs.from_cache} jobs resumed; all jobs together {job_seconds / 60:.1f} worker-min"
     )
+
+
+def _code_lengths(results: list[MethodResult], cfg: TrainConfig) -> str:
+    """The nested-dropout code length K (chosen on validation) at the last epoch."""
+    ks: dict[str, list[int]] = {}
+    for r in results:
+        last = r.history[-1]
+        ks.setdefault(r.method, []).extend(
+            last[key] for key in ("k", "k2") if last.get(key) is not None
+        )
+    parts = [f"{m} {np.mean(v):.0f} (range {min(v)}-{max(v)})" for m, v in ks.items() if v]
+    if not parts:
+        return ""
+    width = cfg.hidden[-1]
+    return f"\n\nNested-dropout code length K of {width} at the last epoch: " + "; ".join(parts)
 
 
 def _search_table(dataset: str, rows: list[dict], cfg: TrainConfig) -> str:
