@@ -60,7 +60,7 @@ NOISES = {
 PUBLISHED = {
     ("mnist", "symmetric50"): "Published Co-teaching, MNIST, 50% symmetric: 91.68%.",
     ("mnist", "pairflip45"): "Published Co-teaching, MNIST, 45% pair-flip: 87.58%.",
-}  # the figures issue 24 quotes from Han et al. (NeurIPS 2018); mean of the last ten epochs
+}  # as issue 24 quotes them (Han et al., NeurIPS 2018)
 FULL_EPOCHS = 60
 DROPOUT_GRID = (0.3, 0.5, 0.7)
 SIGMA_GRID = (8.0, 32.0, 128.0)

@@ -51,8 +51,9 @@ class TrainConfig:
     """Hyperparameters (Adam, mini-batches of ``batch_size``).
 
     ``ramp_epochs``: Co-teaching's forget-rate ramp; ``decay_start``: from this epoch on
-    (0-based) the learning rate falls linearly to zero at the last epoch and Adam's ``beta1``
-    drops to 0.1, as in Han et al.'s schedule (``None``: constant); ``finetune_epochs`` and
+    (0-based) the learning rate falls linearly, ``lr * (epochs - epoch) / (epochs -
+    decay_start)``, and Adam's ``beta1`` drops to 0.1, as in Han et al.'s code (``None``:
+    constant); ``finetune_epochs`` and
     ``finetune_lr``: the second stage (constant rate); ``threads``: torch CPU threads (1 is
     much faster than 2 on a shared machine, where busy-waiting threads stall each other).
     """
@@ -154,7 +155,8 @@ def average(a: Eval, b: Eval, split: NoisySplit) -> Eval:
 
 
 def set_schedule(opt: torch.optim.Optimizer, lr: float, epoch: int, epochs: int, decay_start):
-    """Han et al.'s Adam schedule: constant, then linear decay to 0 with ``beta1`` = 0.1.
+    """Han et al.'s Adam schedule: constant, then a linear decay (towards 0 one epoch after
+    the last) with ``beta1`` = 0.1; sets and returns the epoch's rate.
 
     >>> net = torch.nn.Linear(2, 2)
     >>> opt = torch.optim.Adam(net.parameters())
