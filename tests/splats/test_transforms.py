@@ -163,6 +163,9 @@ SHIFTED = [[1, 0, 0, 1], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]]
           {"file_path": "a.png", "transform_matrix": EYE, "camera": "x"}], {"fl_x": 4},
          "two images at one time"),
         ([], {}, "no frames"),
+        ([{"file_path": "a.png", "transform_matrix": EYE}], {"fl_x": 4, "fps": "fast"}, "bad fps"),
+        ([{"file_path": "transforms.json", "transform_matrix": EYE}], {"fl_x": 4},
+         "not a readable image"),
     ],
 )  # fmt: skip
 def test_bad_transforms_are_refused_clearly(frames, top, message, tmp_path):

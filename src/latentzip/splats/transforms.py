@@ -87,11 +87,13 @@ def read_transforms(src: str | Path) -> TransformsSequence:
     fps = None
     for t, path in enumerate(files):
         meta = _load_json(path)
-        fps = fps or meta.get("fps")
+        fps = fps or _number(meta, {}, "fps", str(path))
         per_time = len(files) > 1
         for i, frame in enumerate(meta["frames"]):
             views.append(_view(meta, frame, path, i, t if per_time else None))
-    return _assemble(views, float(fps or 30.0), (src if src.is_dir() else src.parent).name)
+    if fps is not None and fps <= 0:
+        raise DataError(f"{src}: fps must be positive, not {fps}")
+    return _assemble(views, fps or 30.0, (src if src.is_dir() else src.parent).name)
 
 
 def _transform_files(src: Path) -> list[Path]:
@@ -188,8 +190,11 @@ def _camera(meta: dict, frame: dict, image: Path, where: str) -> Camera:
     if w is None or h is None:
         from PIL import Image
 
-        with Image.open(image) as im:
-            w, h = im.size
+        try:
+            with Image.open(image) as im:
+                w, h = im.size
+        except (OSError, Image.DecompressionBombError) as exc:
+            raise DataError(f"{where}: {image} is not a readable image ({exc})") from exc
     fx, fy = _number(meta, frame, "fl_x", where), _number(meta, frame, "fl_y", where)
     angle_x = _number(meta, frame, "camera_angle_x", where)
     angle_y = _number(meta, frame, "camera_angle_y", where)
