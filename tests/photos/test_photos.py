@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import zlib
 from functools import cache
+from pathlib import Path
 
 import imagecodecs
 import numpy as np
@@ -19,6 +20,7 @@ from latentzip.errors import ContainerError, DataError, LatentzipError, ModelErr
 from latentzip.photos import (
     Photo,
     PhotoModel,
+    codec,
     compress,
     compress_images,
     decompress,
@@ -40,6 +42,13 @@ def scene(h: int, w: int, channels: int = 3, dtype=np.uint8, seed: int = 0) -> n
     out += rng.normal(0, 0.02, out.shape)
     img = np.clip(out * top, 0, top).astype(dtype)
     return img[:, :, 0] if channels == 1 else img
+
+
+def paired(img: np.ndarray) -> np.ndarray:
+    """``img`` with every 2x2 block repeating its top-left pixel (chroma as many JPEG
+    decoders upsample it)."""
+    h, w = img.shape[:2]
+    return np.ascontiguousarray(np.repeat(np.repeat(img[::2, ::2], 2, 0), 2, 1)[:h, :w])
 
 
 @cache
@@ -86,11 +95,13 @@ def test_property_round_trip_is_pixel_exact(h, w, channels, wide, tile, noise, s
     assert back.shape == img.shape and back.dtype == img.dtype and (back == img).all()
 
 
-def test_kernel_matches_plain_python_integer_arithmetic():
+@pytest.mark.parametrize("pairs", [False, True])
+def test_kernel_matches_plain_python_integer_arithmetic(pairs):
     # the decoder's agreement on every machine rests on integer-only arithmetic: the JIT
     # kernel and the same code run by the Python interpreter give the same stream
     model = trained()
     img = scene(9, 13, 3, np.uint16, seed=4)
+    img = paired(img) if pairs else img
     payload = code_tile(model, img, kernel.ENCODE)
     jit = kernel.code_plane
     try:
@@ -106,7 +117,7 @@ def test_bitstream_is_pinned():
     i, j, c = np.mgrid[0:40, 0:50, 0:3]
     img = ((i * 3 + j * 2 + c * 40 + (i * j * 7) % 13) % 256).astype(np.uint8)
     blob = compress(img, PhotoModel(), tile=32, safeguard=False)
-    assert hashlib.sha256(blob).hexdigest()[:16] == "d61e209326f9c66d"
+    assert hashlib.sha256(blob).hexdigest()[:16] == "8707041475c11012"
 
 
 @pytest.mark.parametrize(("dtype", "scale"), [(np.uint8, 3), (np.uint16, 16)])
@@ -129,6 +140,33 @@ def test_large_planes_carry_their_own_predictor():
     assert (decode_tile(trained(), payload, 80, 70, 3, np.dtype(np.uint8), "t") == img).all()
     with pytest.raises(ContainerError, match="predictor"):
         decode_tile(trained(), payload[:3] + b"\x07" + payload[4:], 80, 70, 3, img.dtype, "t")
+
+
+def test_pixel_pairs_are_coded_with_period_2(monkeypatch):
+    # chroma upsampled from a JPEG repeats in 2x2 blocks: the encoder picks period 2 per plane
+    img = scene(64, 80, 3, seed=6)
+    img[:, :, 0] = paired(img[:, :, 0])
+    img[:, :, 2] = paired(img[:, :, 2])  # R and B paired: Co = R - B is paired, Y is not
+    payload = code_tile(trained(), img, kernel.ENCODE)
+    flags = payload[3 : 3 + 3 * 21 : 21]  # after three "not compacted" map entries
+    assert flags[:2] == b"\x01\x03"  # own predictors; period 1 for Y, 2 for Co
+    assert (decode_tile(trained(), payload, 64, 80, 3, np.dtype(np.uint8), "t") == img).all()
+    monkeypatch.setattr(codec, "_PERIODS", (1,))
+    assert len(code_tile(trained(), img, kernel.ENCODE)) > len(payload) + 20
+
+
+def test_version_1_files_still_decode():
+    # written by latentzip before period-2 planes (bitstream version 1) from this image
+    blob = (Path(__file__).parent / "data" / "v1_rgb.lz").read_bytes()
+    img = scene(40, 50, 3, seed=5)
+    img[:, :, 1] = paired(img[:, :, 1])
+    assert container.unpack(blob).codec_version == 1
+    assert (decompress(blob, PhotoModel()) == img).all()
+    c = container.unpack(blob)
+    recs = [(c.record(k), e.n_samples, e.check) for k, e in enumerate(c.index)]
+    future = container.pack(c.codec, codec.CODEC.version + 1, c.header, recs, None)
+    with pytest.raises(ContainerError, match=r"photos bitstream version 3 .*not supported"):
+        decompress(future, PhotoModel())
 
 
 def test_the_learned_prior_helps_on_unseen_images():

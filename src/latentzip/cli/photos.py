@@ -148,9 +148,9 @@ def describe(c) -> list[tuple[str, str]]:
 
 
 def _spec() -> CodecSpec:
-    from latentzip.photos.codec import CODEC
+    from latentzip.photos.codec import CODEC, OLDEST
 
-    return CodecSpec(CODEC.id, CODEC.name, CODEC.version, CODEC.version, describe, restore)
+    return CodecSpec(CODEC.id, CODEC.name, CODEC.version, OLDEST, describe, restore)
 
 
 SPEC = _spec()

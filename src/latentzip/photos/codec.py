@@ -33,7 +33,8 @@ from latentzip.photos.planes import (
 
 __all__ = ["CODEC", "Photo", "compress", "compress_images", "decompress", "decompress_images"]
 
-CODEC = CodecId(4, "photos", 1)
+CODEC = CodecId(4, "photos", 2)
+OLDEST = 1  # version 1 is version 2 without period-2 planes: read as is
 TILE = 512
 MAX_TILE = 1024  # a tile's coder state (~110 bytes per pixel) stays near 100 MiB
 _MAX_SIDE = 2**16 - 1  # a stored image's pixel count fits the index's u32
@@ -65,66 +66,98 @@ def _tops(maps: list, channels: int, dtype) -> list[int]:
 
 
 def code_tile(model: PhotoModel, tile: np.ndarray, mode: int, counts=None) -> bytes:
-    """STATS: add token counts to ``counts``; ENCODE: the tile's record payload."""
+    """STATS: add token counts to ``counts``; ENCODE: the tile's record payload.
+
+    Each plane is coded with the period (1 or 2, see :func:`.kernel.code_plane`) that gives
+    the shorter stream; the choice is written beside the plane's predictor."""
     tile, maps = compaction.compact(tile)
     planes = to_planes(tile, _tops(maps, tile.shape[2], tile.dtype))
     own = [fit_linear(p.values) if p.values.size >= _OWN_PREDICTOR else None for p in planes]
     h, w = tile.shape[:2]
-    n_max = 2 * h * w * len(planes)
-    starts = np.zeros(n_max if mode == kernel.ENCODE else 1, np.int64)
-    freqs = np.zeros_like(starts)
-    n_out = 0
     luma = luma_tokens = None
-    dec = np.zeros(3, np.uint64)
-    empty = np.zeros(1, np.uint32)
+    periods, starts, freqs = [], [], []
     for p, linear in zip(planes, own, strict=True):
-        has_ref = p.kind == 1
-        side = luma_tokens // 3 if has_ref else np.full((h, w), -1, np.int64)
-        ref = luma if has_ref else p.values
-        table = counts[p.kind] if mode == kernel.STATS else model.prior[p.kind].copy()
-        seen = np.zeros(kernel.N_CONTEXTS, np.int64)
+        side = luma_tokens // 3 if p.kind == 1 else np.full((h, w), -1, np.int64)
+        ref = luma if p.kind == 1 else p.values
         linear = model.linear[p.kind] if linear is None else linear
-        tokens, _, n_out = kernel.code_plane(
-            mode, p.values, p.maxval, side, ref, has_ref,
-            linear, table, seen, starts, freqs, n_out, empty, dec,
-        )  # fmt: skip
+        trials = [_encode_plane(model, p, side, ref, linear, k) for k in _PERIODS]
+        tokens, s, f, period = min(trials, key=lambda t: _cost(t[2]))
+        periods.append(period)
+        starts.append(s)
+        freqs.append(f)
+        if mode == kernel.STATS:  # gather under the period the encoder would choose
+            seen = np.zeros(kernel.N_CONTEXTS, np.int64)
+            dec = np.zeros(3, np.uint64)
+            kernel.code_plane(
+                mode, p.values, p.maxval, side, ref, p.kind == 1, linear, counts[p.kind],
+                seen, s, f, 0, _EMPTY, dec, period,
+            )  # fmt: skip
         if luma is None:
             luma, luma_tokens = p.values, tokens
     if mode != kernel.ENCODE:
         return b""
-    words = rans.encode_reverse(starts[:n_out], freqs[:n_out], kernel.PRECISION)
-    head = compaction.to_bytes(maps, tile.dtype) + _predictors_to_bytes(own)
+    words = rans.encode_reverse(np.concatenate(starts), np.concatenate(freqs), kernel.PRECISION)
+    head = compaction.to_bytes(maps, tile.dtype) + _planes_to_bytes(own, periods)
     return head + words.astype("<u4").tobytes()
 
 
-def _predictors_to_bytes(own: list) -> bytes:
-    """Per plane: 0 (the model's predictor) or 1 and the plane's own coefficients (int16)."""
+_PERIODS = (1, 2)
+_EMPTY = np.zeros(1, np.uint32)
+
+
+def _encode_plane(model: PhotoModel, p, side, ref, linear, period: int):
+    """(tokens, starts, freqs, period): one plane coded from the model's prior."""
+    n_max = 2 * p.values.size
+    starts = np.zeros(n_max, np.int64)
+    freqs = np.zeros(n_max, np.int64)
+    table = model.prior[p.kind].copy()
+    seen = np.zeros(kernel.N_CONTEXTS, np.int64)
+    dec = np.zeros(3, np.uint64)
+    tokens, _, n = kernel.code_plane(
+        kernel.ENCODE, p.values, p.maxval, side, ref, p.kind == 1,
+        linear, table, seen, starts, freqs, 0, _EMPTY, dec, period,
+    )  # fmt: skip
+    return tokens, starts[:n], freqs[:n], period
+
+
+def _cost(freqs: np.ndarray) -> float:
+    """Bits of a coded plane (only the encoder's choice depends on it, never the decoder)."""
+    return float(np.log2(freqs.astype(np.float64)).sum() * -1 + kernel.PRECISION * len(freqs))
+
+
+def _planes_to_bytes(own: list, periods: list) -> bytes:
+    """Per plane a flags byte (1: the plane's own int16 coefficients follow; 2: period 2)."""
     out = bytearray()
-    for linear in own:
-        out += b"\x00" if linear is None else b"\x01" + linear.astype("<i2").tobytes()
+    for linear, period in zip(own, periods, strict=True):
+        flags = (linear is not None) | (2 if period == 2 else 0)
+        out.append(flags)
+        if linear is not None:
+            out += linear.astype("<i2").tobytes()
     return bytes(out)
 
 
-def _predictors_from_bytes(data: bytes, pos: int, n: int, label: str) -> tuple[list, int]:
-    own = []
+def _planes_from_bytes(data: bytes, pos: int, n: int, label: str) -> tuple[list, list, int]:
+    own, periods = [], []
     size = 2 * kernel.N_LINEAR
     for _ in range(n):
-        if pos >= len(data) or data[pos] > 1 or (data[pos] and pos + 1 + size > len(data)):
-            raise ContainerError(f"{label}: invalid predictor coefficients")
-        if data[pos]:
+        flags = data[pos] if pos < len(data) else 255
+        if flags > 3 or (flags & 1 and pos + 1 + size > len(data)):
+            raise ContainerError(f"{label}: invalid plane flags or predictor coefficients")
+        periods.append(2 if flags & 2 else 1)
+        if flags & 1:
             own.append(np.frombuffer(data[pos + 1 : pos + 1 + size], "<i2").astype(np.int64))
             pos += 1 + size
         else:
             own.append(None)
             pos += 1
-    return own, pos
+    return own, periods, pos
 
 
 def decode_tile(model: PhotoModel, payload: bytes, h: int, w: int, c: int, dtype, label: str):
     """The (h, w, c) tile of one record."""
     maps, pos = compaction.from_bytes(payload, c, dtype, label)
     kinds = shapes(c, dtype, _tops(maps, c, dtype))
-    own, pos = _predictors_from_bytes(payload, pos, len(kinds), label)
+    own, periods, pos = _planes_from_bytes(payload, pos, len(kinds), label)
     if (len(payload) - pos) % 4:
         raise ContainerError(f"{label}: not a whole number of 32-bit words")
     words = np.frombuffer(payload[pos:], "<u4").astype(np.uint32)
@@ -134,7 +167,7 @@ def decode_tile(model: PhotoModel, payload: bytes, h: int, w: int, c: int, dtype
     dummy = np.zeros(1, np.int64)
     planes = []
     luma = luma_tokens = None
-    for (maxval, kind), linear in zip(kinds, own, strict=True):
+    for (maxval, kind), linear, period in zip(kinds, own, periods, strict=True):
         has_ref = kind == 1
         values = np.zeros((h, w), np.int64)
         side = luma_tokens // 3 if has_ref else np.full((h, w), -1, np.int64)
@@ -144,7 +177,7 @@ def decode_tile(model: PhotoModel, payload: bytes, h: int, w: int, c: int, dtype
         linear = model.linear[kind] if linear is None else linear
         tokens, _, _ = kernel.code_plane(
             kernel.DECODE, values, maxval, side, ref, has_ref,
-            linear, table, seen, dummy, dummy, 0, words, dec,
+            linear, table, seen, dummy, dummy, 0, words, dec, period,
         )  # fmt: skip
         rans.raise_for_status(int(dec[2]), label)
         if luma is None:
@@ -345,6 +378,11 @@ def _resolve_model(c, model: PhotoModel | None) -> PhotoModel:
 
 def layout(c) -> list[tuple[dict, int, int]]:
     """(image entry, first record, number of records) of each image, all fields checked."""
+    if c.codec != CODEC.id or not OLDEST <= c.codec_version <= CODEC.version:
+        raise ContainerError(
+            f"photos bitstream version {c.codec_version} (codec {c.codec}) is not supported: "
+            f"this latentzip reads versions {OLDEST}..{CODEC.version}"
+        )
     h = Fields(c.header, "container header")
     tile = h.int("tile", 16, MAX_TILE)
     images = c.header.get("images")

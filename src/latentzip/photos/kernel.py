@@ -5,7 +5,8 @@ For each pixel, in raster order inside a tile, from already coded neighbours onl
     sub-predictions  W, N, MED (LOCO-I), W+N-NW, (W+NE)/2, N+NE-NNE, a learned linear
                      predictor over 10 neighbours, and (chroma) luma-guided W/N/NW gradients
     blend            weights 2**24 // ((e + 8)**2 / 16), e = each sub-predictor's error at
-                     the pixel's neighbours (so the locally best predictor wins)
+                     the pixel's neighbours (so the locally best predictor wins); with
+                     ``period`` 2 the neighbours two pixels away (same place in a pixel pair)
     context          activity (log-spaced bins of the expected error) x, for chroma, the luma
                      token of the same pixel; a bias correction per (bin, signs of the
                      neighbours' errors) is learned on the fly
@@ -73,7 +74,7 @@ def _bits_of(maxval):
 @numba.njit(cache=True)
 def code_plane(
     mode, img, maxval, side, ref, has_ref, linear, freqs, counts,
-    out_start, out_freq, n_out, words, dec,
+    out_start, out_freq, n_out, words, dec, period=1,
 ):  # fmt: skip
     """Code one plane of one tile.
 
@@ -88,6 +89,9 @@ def code_plane(
     freqs : (N_CONTEXTS, N_TOKENS) int64 adaptive tables (updated in place).
     counts : (N_CONTEXTS,) int64 updates seen per context (updated in place).
     dec : (3,) uint64 decoder state, position and status (DECODE mode).
+    period : 1, or 2 for planes whose pixels repeat in pairs (chroma upsampled from a JPEG,
+        interlaced scans): the blend weights, activity and bias contexts then look at the
+        neighbours two pixels away, which share the pixel's place in its pair.
 
     Returns
     -------
@@ -154,14 +158,15 @@ def code_plane(
             den = np.int64(0)
             esum = np.int64(0)
             for p in range(n_pred):
-                e = err[p, r, c - 1] + err[p, r - 1, c] + err[p, r - 1, c - 1]
-                e += err[p, r - 1, c + 1] + err[p, r, c - 1]
+                q = period
+                e = err[p, r, c - q] + err[p, r - q, c] + err[p, r - q, c - q]
+                e += err[p, r - q, c + q] + err[p, r, c - q]  # W counts twice
                 wgt = max((np.int64(1) << 24) // (((e + 8) * (e + 8)) >> 4), 1)
                 num += wgt * preds[p]
                 den += wgt
                 esum += wgt * e
             mu = (num + den // 2) // den
-            act = esum // den + abs(terr[r, c - 1]) + abs(terr[r - 1, c])
+            act = esum // den + abs(terr[r, c - period]) + abs(terr[r - period, c])
             a = act + 1
             b = 0
             while a > 1:
@@ -171,8 +176,8 @@ def code_plane(
                 b += 1
             if b > N_BINS - 1:
                 b = N_BINS - 1
-            ew = terr[r, c - 1]
-            en = terr[r - 1, c]
+            ew = terr[r, c - period]
+            en = terr[r - period, c]
             signs = (1 if ew > 0 else (2 if ew < 0 else 0)) * 3 + (
                 1 if en > 0 else (2 if en < 0 else 0)
             )
