@@ -21,6 +21,7 @@ from latentzip.photos import (
     Photo,
     PhotoModel,
     codec,
+    compaction,
     compress,
     compress_images,
     decompress,
@@ -29,7 +30,7 @@ from latentzip.photos import (
     kernel,
 )
 from latentzip.photos.codec import code_tile, decode_tile
-from latentzip.photos.planes import from_planes, to_planes
+from latentzip.photos.planes import RCTS, from_planes, to_planes
 
 
 def scene(h: int, w: int, channels: int = 3, dtype=np.uint8, seed: int = 0) -> np.ndarray:
@@ -56,12 +57,28 @@ def trained() -> PhotoModel:
     return PhotoModel.fit([scene(96, 80, 3, seed=1), scene(64, 100, 1, seed=2)])
 
 
-def test_colour_transform_is_exact_on_every_rgb_value():
+@pytest.mark.parametrize("rct", RCTS)
+def test_colour_transforms_are_exact_on_every_rgb_value(rct):
     v = np.arange(256, dtype=np.uint8)
     rgb = np.stack(np.meshgrid(v, v, v[::17], indexing="ij"), -1).reshape(256, -1, 3)
-    planes = to_planes(rgb)
-    assert planes[0].values.max() <= 255 and planes[1].values.min() >= 0
-    assert (from_planes([p.values for p in planes], np.uint8) == rgb).all()
+    planes = to_planes(rgb, rct=rct)
+    for p in planes:
+        assert p.values.min() >= 0 and p.values.max() <= p.maxval
+    assert (from_planes([p.values for p in planes], np.uint8, rct) == rgb).all()
+    wide = rgb.astype(np.uint16) * 257  # 16-bit extremes too
+    planes = to_planes(wide, rct=rct)
+    assert all(p.values.min() >= 0 and p.values.max() <= p.maxval for p in planes)
+    assert (from_planes([p.values for p in planes], np.uint16, rct) == wide).all()
+
+
+def layout_of(payload: bytes, channels: int = 3, dtype=np.uint8) -> tuple:
+    """(colour transform, own predictors, periods, offset of the first plane's flags)."""
+    _, pos = compaction.from_bytes(payload, channels, np.dtype(dtype), "t")
+    rct = None
+    if channels >= 3:
+        rct, pos = payload[pos], pos + 1
+    own, periods, _ = codec._planes_from_bytes(payload, pos, max(channels, 3), "t")
+    return rct, own, periods, pos
 
 
 @pytest.mark.parametrize("shape", [(1, 1), (1, 37), (29, 1), (1, 1, 3), (2, 1, 4), (3, 5, 2)])
@@ -117,7 +134,7 @@ def test_bitstream_is_pinned():
     i, j, c = np.mgrid[0:40, 0:50, 0:3]
     img = ((i * 3 + j * 2 + c * 40 + (i * j * 7) % 13) % 256).astype(np.uint8)
     blob = compress(img, PhotoModel(), tile=32, safeguard=False)
-    assert hashlib.sha256(blob).hexdigest()[:16] == "8707041475c11012"
+    assert hashlib.sha256(blob).hexdigest()[:16] == "04e4f473c04b26a4"
 
 
 @pytest.mark.parametrize(("dtype", "scale"), [(np.uint8, 3), (np.uint16, 16)])
@@ -135,11 +152,15 @@ def test_sparse_histograms_are_coded_as_ranks(dtype, scale):
 def test_large_planes_carry_their_own_predictor():
     img = scene(80, 70, 3, seed=11)
     payload = code_tile(trained(), img, kernel.ENCODE)
-    flags = payload[3 : 3 + 3 * 21 : 21]  # after three "not compacted" map entries
-    assert flags == b"\x01\x01\x01"
+    _, own, _, at = layout_of(payload)
+    assert all(linear is not None for linear in own)
     assert (decode_tile(trained(), payload, 80, 70, 3, np.dtype(np.uint8), "t") == img).all()
+    bad = payload[:at] + b"\x07" + payload[at + 1 :]
     with pytest.raises(ContainerError, match="predictor"):
-        decode_tile(trained(), payload[:3] + b"\x07" + payload[4:], 80, 70, 3, img.dtype, "t")
+        decode_tile(trained(), bad, 80, 70, 3, img.dtype, "t")
+    bad = payload[: at - 1] + b"\x09" + payload[at:]
+    with pytest.raises(ContainerError, match="colour transform"):
+        decode_tile(trained(), bad, 80, 70, 3, img.dtype, "t")
 
 
 def test_pixel_pairs_are_coded_with_period_2(monkeypatch):
@@ -148,24 +169,67 @@ def test_pixel_pairs_are_coded_with_period_2(monkeypatch):
     img[:, :, 0] = paired(img[:, :, 0])
     img[:, :, 2] = paired(img[:, :, 2])  # R and B paired: Co = R - B is paired, Y is not
     payload = code_tile(trained(), img, kernel.ENCODE)
-    flags = payload[3 : 3 + 3 * 21 : 21]  # after three "not compacted" map entries
-    assert flags[:2] == b"\x01\x03"  # own predictors; period 1 for Y, 2 for Co
+    _, _, periods, _ = layout_of(payload)
+    assert periods[0] == 1 and 2 in periods[1:]  # G is not paired (and Y not quite)
     assert (decode_tile(trained(), payload, 64, 80, 3, np.dtype(np.uint8), "t") == img).all()
     monkeypatch.setattr(codec, "_PERIODS", (1,))
     assert len(code_tile(trained(), img, kernel.ENCODE)) > len(payload) + 20
 
 
-def test_version_1_files_still_decode():
-    # written by latentzip before period-2 planes (bitstream version 1) from this image
-    blob = (Path(__file__).parent / "data" / "v1_rgb.lz").read_bytes()
+@pytest.mark.parametrize("rct", RCTS)
+def test_every_colour_transform_round_trips(monkeypatch, rct):
+    monkeypatch.setattr(codec, "RCTS", (rct,))
+    for img in (scene(70, 90, 3, seed=12), scene(33, 20, 4, np.uint16, seed=13)):
+        payload = code_tile(trained(), img, kernel.ENCODE)
+        assert layout_of(payload, img.shape[2], img.dtype)[0] == rct
+        blob = compress(img, trained(), tile=32, safeguard=False)
+        assert (decompress(blob, trained()) == img).all()
+
+
+def test_the_encoder_picks_the_colour_transform_that_codes_shortest(monkeypatch):
+    # green dominates and R, B follow it at different contrasts: coding R and B as they are
+    # (each guided by G's gradients) beats any difference of channels
+    g = scene(96, 96, 1, seed=14).astype(np.int64)
+    img = np.stack([g // 3 + 40, g, 255 - g // 2], -1).astype(np.uint8)
+    sizes = {}
+    for rct in RCTS:
+        monkeypatch.setattr(codec, "RCTS", (rct,))
+        sizes[rct] = len(code_tile(trained(), img, kernel.ENCODE))
+    monkeypatch.setattr(codec, "RCTS", RCTS)
+    payload = code_tile(trained(), img, kernel.ENCODE)
+    assert layout_of(payload)[0] == min(sizes, key=sizes.get)
+    assert len(payload) == min(sizes.values())
+
+
+def _v1_image() -> np.ndarray:
     img = scene(40, 50, 3, seed=5)
     img[:, :, 1] = paired(img[:, :, 1])
-    assert container.unpack(blob).codec_version == 1
-    assert (decompress(blob, PhotoModel()) == img).all()
+    return img
+
+
+def _v2_image() -> np.ndarray:
+    img = scene(40, 50, 3, seed=7)
+    img[:, :, 0] = paired(img[:, :, 0])
+    img[:, :, 2] = paired(img[:, :, 2])
+    return img
+
+
+@pytest.mark.parametrize(("name", "version", "image"), [("v1", 1, _v1_image), ("v2", 2, _v2_image)])
+def test_files_of_older_bitstream_versions_still_decode(name, version, image):
+    # written by earlier latentzip releases (commits 5e0ae27^ and 5e0ae27) from these images
+    blob = (Path(__file__).parent / "data" / f"{name}_rgb.lz").read_bytes()
     c = container.unpack(blob)
+    assert c.codec_version == version
+    if version == 2:  # the file exercises period 2 somewhere
+        periods = []
+        for k in range(len(c.index)):
+            _, pos = compaction.from_bytes(c.record(k), 3, np.dtype(np.uint8), "t")
+            periods += codec._planes_from_bytes(c.record(k), pos, 3, "t")[1]
+        assert 2 in periods
+    assert (decompress(blob, PhotoModel()) == image()).all()
     recs = [(c.record(k), e.n_samples, e.check) for k, e in enumerate(c.index)]
     future = container.pack(c.codec, codec.CODEC.version + 1, c.header, recs, None)
-    with pytest.raises(ContainerError, match=r"photos bitstream version 3 .*not supported"):
+    with pytest.raises(ContainerError, match=r"photos bitstream version 4 .*not supported"):
         decompress(future, PhotoModel())
 
 

@@ -1,7 +1,7 @@
 """Lossless photo containers: images cut into tiles, each tile one independently decodable
 record coded by :mod:`.kernel` under a :class:`~latentzip.photos.model.PhotoModel`.
 
-Container (codec 4, bitstream version 1, ``docs/format.md``): the header lists the images
+Container (codec 4, bitstream version 3, ``docs/format.md``): the header lists the images
 (name, shape, dtype, file format, and ``stored`` for an image kept as a JPEG-XL stream because
 that was smaller: the per-file safeguard); records follow image by image, tiles in raster
 order. A record is the rANS stream (32-bit words, little-endian) of every plane of its tile;
@@ -25,6 +25,7 @@ from latentzip.photos.model import PhotoModel, fit_linear
 from latentzip.photos.planes import (
     DTYPES,
     MAX_CHANNELS,
+    RCTS,
     check_image,
     from_planes,
     shapes,
@@ -33,8 +34,8 @@ from latentzip.photos.planes import (
 
 __all__ = ["CODEC", "Photo", "compress", "compress_images", "decompress", "decompress_images"]
 
-CODEC = CodecId(4, "photos", 2)
-OLDEST = 1  # version 1 is version 2 without period-2 planes: read as is
+CODEC = CodecId(4, "photos", 3)
+OLDEST = 1  # 1: no period-2 planes; 2: no colour transform choice, unsigned contexts
 TILE = 512
 MAX_TILE = 1024  # a tile's coder state (~110 bytes per pixel) stays near 100 MiB
 _MAX_SIDE = 2**16 - 1  # a stored image's pixel count fits the index's u32
@@ -68,56 +69,84 @@ def _tops(maps: list, channels: int, dtype) -> list[int]:
 def code_tile(model: PhotoModel, tile: np.ndarray, mode: int, counts=None) -> bytes:
     """STATS: add token counts to ``counts``; ENCODE: the tile's record payload.
 
-    Each plane is coded with the period (1 or 2, see :func:`.kernel.code_plane`) that gives
-    the shorter stream; the choice is written beside the plane's predictor."""
+    The colour transform (three or more channels) and each plane's period (1 or 2, see
+    :func:`.kernel.code_plane`) are those that code a central crop of the tile shortest;
+    both are written in the record."""
     tile, maps = compaction.compact(tile)
-    planes = to_planes(tile, _tops(maps, tile.shape[2], tile.dtype))
+    tops = _tops(maps, tile.shape[2], tile.dtype)
+    rct, periods = _choose(model, tile, tops)
+    planes = to_planes(tile, tops, rct)
     own = [fit_linear(p.values) if p.values.size >= _OWN_PREDICTOR else None for p in planes]
-    h, w = tile.shape[:2]
     luma = luma_tokens = None
-    periods, starts, freqs = [], [], []
-    for p, linear in zip(planes, own, strict=True):
-        side = luma_tokens // 3 if p.kind == 1 else np.full((h, w), -1, np.int64)
-        ref = luma if p.kind == 1 else p.values
+    starts, freqs = [], []
+    for p, linear, period in zip(planes, own, periods, strict=True):
         linear = model.linear[p.kind] if linear is None else linear
-        trials = [_encode_plane(model, p, side, ref, linear, k) for k in _PERIODS]
-        tokens, s, f, period = min(trials, key=lambda t: _cost(t[2]))
-        periods.append(period)
+        table = counts[p.kind] if mode == kernel.STATS else None
+        tokens, s, f = _code_plane(model, p, luma, luma_tokens, linear, period, mode, table)
         starts.append(s)
         freqs.append(f)
-        if mode == kernel.STATS:  # gather under the period the encoder would choose
-            seen = np.zeros(kernel.N_CONTEXTS, np.int64)
-            dec = np.zeros(3, np.uint64)
-            kernel.code_plane(
-                mode, p.values, p.maxval, side, ref, p.kind == 1, linear, counts[p.kind],
-                seen, s, f, 0, _EMPTY, dec, period,
-            )  # fmt: skip
         if luma is None:
             luma, luma_tokens = p.values, tokens
     if mode != kernel.ENCODE:
         return b""
     words = rans.encode_reverse(np.concatenate(starts), np.concatenate(freqs), kernel.PRECISION)
-    head = compaction.to_bytes(maps, tile.dtype) + _planes_to_bytes(own, periods)
-    return head + words.astype("<u4").tobytes()
+    head = compaction.to_bytes(maps, tile.dtype)
+    head += bytes([rct]) if tile.shape[2] >= 3 else b""
+    return head + _planes_to_bytes(own, periods) + words.astype("<u4").tobytes()
 
 
 _PERIODS = (1, 2)
+_BANDS, _BAND = 3, 32  # transforms and periods are tried on this many bands of rows
 _EMPTY = np.zeros(1, np.uint32)
 
 
-def _encode_plane(model: PhotoModel, p, side, ref, linear, period: int):
-    """(tokens, starts, freqs, period): one plane coded from the model's prior."""
-    n_max = 2 * p.values.size
+def _choose(model: PhotoModel, tile: np.ndarray, tops: list) -> tuple[int, list]:
+    """(colour transform, period of each plane) that code the tile's central crop shortest."""
+    h = tile.shape[0]
+    if h <= _BANDS * _BAND:
+        crop = tile
+    else:  # bands of rows spread over the tile, stacked
+        at = [(h - _BAND) * k // (_BANDS - 1) for k in range(_BANDS)]
+        crop = np.concatenate([tile[i : i + _BAND] for i in at])
+    crop = np.ascontiguousarray(crop)
+    best = None
+    for rct in RCTS if tile.shape[2] >= 3 else (0,):
+        luma = luma_tokens = None
+        bits, periods = 0.0, []
+        for p in to_planes(crop, tops, rct):
+            linear = fit_linear(p.values) if p.values.size >= _OWN_PREDICTOR else None
+            linear = model.linear[p.kind] if linear is None else linear
+            trials = []
+            for period in _PERIODS:
+                tokens, _, f = _code_plane(model, p, luma, luma_tokens, linear, period)
+                trials.append((_cost(f), period, tokens))
+            cost, period, tokens = min(trials, key=lambda t: t[:2])
+            bits += cost
+            periods.append(period)
+            if luma is None:
+                luma, luma_tokens = p.values, tokens
+        if best is None or bits < best[0]:
+            best = (bits, rct, periods)
+    return best[1], best[2]
+
+
+def _code_plane(model, p, luma, luma_tokens, linear, period, mode=kernel.ENCODE, counts=None):
+    """(tokens, starts, freqs): one plane coded from the model's prior (ENCODE), or its
+    tokens counted into ``counts`` (STATS)."""
+    h, w = p.values.shape
+    side = luma_tokens // 3 if p.kind == 1 else np.full((h, w), -1, np.int64)
+    ref = luma if p.kind == 1 else p.values
+    n_max = 2 * p.values.size if mode == kernel.ENCODE else 1
     starts = np.zeros(n_max, np.int64)
     freqs = np.zeros(n_max, np.int64)
-    table = model.prior[p.kind].copy()
+    table = counts if mode == kernel.STATS else model.prior[p.kind].copy()
     seen = np.zeros(kernel.N_CONTEXTS, np.int64)
     dec = np.zeros(3, np.uint64)
     tokens, _, n = kernel.code_plane(
-        kernel.ENCODE, p.values, p.maxval, side, ref, p.kind == 1,
+        mode, p.values, p.maxval, side, ref, p.kind == 1,
         linear, table, seen, starts, freqs, 0, _EMPTY, dec, period,
     )  # fmt: skip
-    return tokens, starts[:n], freqs[:n], period
+    return tokens, starts[:n], freqs[:n]
 
 
 def _cost(freqs: np.ndarray) -> float:
@@ -153,10 +182,19 @@ def _planes_from_bytes(data: bytes, pos: int, n: int, label: str) -> tuple[list,
     return own, periods, pos
 
 
-def decode_tile(model: PhotoModel, payload: bytes, h: int, w: int, c: int, dtype, label: str):
-    """The (h, w, c) tile of one record."""
+def decode_tile(
+    model: PhotoModel, payload: bytes, h: int, w: int, c: int, dtype, label: str,
+    version: int = CODEC.version,
+):  # fmt: skip
+    """The (h, w, c) tile of one record of bitstream ``version``."""
     maps, pos = compaction.from_bytes(payload, c, dtype, label)
-    kinds = shapes(c, dtype, _tops(maps, c, dtype))
+    rct = 0
+    if c >= 3 and version >= 3:
+        rct = payload[pos] if pos < len(payload) else -1
+        if rct not in RCTS:
+            raise ContainerError(f"{label}: unknown colour transform")
+        pos += 1
+    kinds = shapes(c, dtype, _tops(maps, c, dtype), rct)
     own, periods, pos = _planes_from_bytes(payload, pos, len(kinds), label)
     if (len(payload) - pos) % 4:
         raise ContainerError(f"{label}: not a whole number of 32-bit words")
@@ -177,7 +215,7 @@ def decode_tile(model: PhotoModel, payload: bytes, h: int, w: int, c: int, dtype
         linear = model.linear[kind] if linear is None else linear
         tokens, _, _ = kernel.code_plane(
             kernel.DECODE, values, maxval, side, ref, has_ref,
-            linear, table, seen, dummy, dummy, 0, words, dec, period,
+            linear, table, seen, dummy, dummy, 0, words, dec, period, version >= 3,
         )  # fmt: skip
         rans.raise_for_status(int(dec[2]), label)
         if luma is None:
@@ -186,7 +224,7 @@ def decode_tile(model: PhotoModel, payload: bytes, h: int, w: int, c: int, dtype
     if not rans.decoder_is_empty(dec[0], int(dec[1])):
         raise ContainerError(f"{label}: stream has leftover data (wrong model?)")
     try:
-        return compaction.expand(from_planes(planes, dtype), maps, label)
+        return compaction.expand(from_planes(planes, dtype, rct), maps, label)
     except DataError as exc:
         raise ContainerError(f"{label}: {exc}") from exc
 
@@ -335,7 +373,7 @@ def _tile(c, model, k: int, th: int, tw: int, ch: int, dtype) -> np.ndarray:
     e = c.index[k]
     if e.n_samples != th * tw:
         raise ContainerError(f"record {k}: {e.n_samples} pixels, expected {th * tw}")
-    t = decode_tile(model, c.record(k), th, tw, ch, dtype, f"record {k}")
+    t = decode_tile(model, c.record(k), th, tw, ch, dtype, f"record {k}", c.codec_version)
     if _tile_check(t) != e.check:
         raise ContainerError(f"record {k}: decoded pixels fail their check (corrupted record)")
     return t

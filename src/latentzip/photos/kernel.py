@@ -7,11 +7,14 @@ For each pixel, in raster order inside a tile, from already coded neighbours onl
     blend            weights 2**24 // ((e + 8)**2 / 16), e = each sub-predictor's error at
                      the pixel's neighbours (so the locally best predictor wins); with
                      ``period`` 2 the neighbours two pixels away (same place in a pixel pair)
-    context          activity (log-spaced bins of the expected error) x, for chroma, the luma
-                     token of the same pixel; a bias correction per (bin, signs of the
-                     neighbours' errors) is learned on the fly
-    residual         x - prediction, wrapped to the plane's range, zig-zagged, split into a
-                     token (16 direct values, then exponent and top bit) and raw low bits
+    context          activity (log-spaced bins of the expected error) x how far the blended
+                     prediction is from an integer x, for chroma, the luma token of the same
+                     pixel; a bias correction per (bin, signs of the neighbours' errors) is
+                     learned on the fly
+    residual         x - prediction (negated when the prediction was rounded up, so that the
+                     likelier sign is always +), wrapped to the plane's range, zig-zagged,
+                     split into a token (16 direct values, then exponent and top bit) and raw
+                     low bits
 
 Tokens are coded under adaptive frequency tables (sum 2**24, every entry >= 1) that start from
 the model's learned prior and move towards what the image shows (an exponential decay whose
@@ -74,7 +77,7 @@ def _bits_of(maxval):
 @numba.njit(cache=True)
 def code_plane(
     mode, img, maxval, side, ref, has_ref, linear, freqs, counts,
-    out_start, out_freq, n_out, words, dec, period=1,
+    out_start, out_freq, n_out, words, dec, period=1, signed=True,
 ):  # fmt: skip
     """Code one plane of one tile.
 
@@ -92,6 +95,9 @@ def code_plane(
     period : 1, or 2 for planes whose pixels repeat in pairs (chroma upsampled from a JPEG,
         interlaced scans): the blend weights, activity and bias contexts then look at the
         neighbours two pixels away, which share the pixel's place in its pair.
+    signed : the residual's sign is flipped when the prediction was rounded up, and the
+        context knows how far the prediction was from an integer (bitstream version 3;
+        False codes versions 1 and 2).
 
     Returns
     -------
@@ -185,8 +191,15 @@ def code_plane(
             corr = bias_sum[bc] // bias_n[bc] if bias_n[bc] > 0 else 0
             mu2 = mu + corr
             pred = (mu2 + 4) >> 3
+            flip = signed and mu2 < 8 * pred  # rounded up: code -e, the likelier sign is +
             pred = min(max(pred, 0), maxval)
-            ctx = b * N_SIDE + (min(side[i, j], N_SIDE - 1) if side[i, j] >= 0 else 0)
+            frac = abs(mu2 - 8 * ((mu2 + 4) >> 3))  # eighths from the rounding: 0..4
+            if not signed:
+                ctx = b * N_SIDE + (min(side[i, j], N_SIDE - 1) if side[i, j] >= 0 else 0)
+            elif side[i, j] >= 0:  # chroma: two luma-token classes x near/far from an integer
+                ctx = b * N_SIDE + min(side[i, j], 1) * 2 + (1 if frac >= 2 else 0)
+            else:
+                ctx = b * N_SIDE + min(frac, N_SIDE - 1)
             row = freqs[ctx]
             if mode == DECODE:
                 q = decoder_peek(state, PRECISION)
@@ -209,7 +222,7 @@ def code_plane(
                     )
                     zz += low
                 e = zz >> 1 if zz & 1 == 0 else -((zz + 1) >> 1)
-                v = pred + e
+                v = pred - e if flip else pred + e
                 if v < 0:
                     v += mod
                 elif v >= mod:
@@ -220,7 +233,7 @@ def code_plane(
                 img[i, j] = v
             else:
                 v = img[i, j]
-                e = v - pred
+                e = pred - v if flip else v - pred
                 e = ((e + half) & (mod - 1)) - half
                 zz = 2 * e if e >= 0 else -2 * e - 1
                 tok, n_raw = token_of(zz)
