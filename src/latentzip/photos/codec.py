@@ -215,7 +215,7 @@ def decode_tile(
         linear = model.linear[kind] if linear is None else linear
         tokens, _, _ = kernel.code_plane(
             kernel.DECODE, values, maxval, side, ref, has_ref,
-            linear, table, seen, dummy, dummy, 0, words, dec, period, version >= 3,
+            linear, table, seen, dummy, dummy, 0, words, dec, period, version,
         )  # fmt: skip
         rans.raise_for_status(int(dec[2]), label)
         if luma is None:

@@ -3,9 +3,11 @@
 For each pixel, in raster order inside a tile, from already coded neighbours only::
 
     sub-predictions  W, N, MED (LOCO-I), W+N-NW, (W+NE)/2, N+NE-NNE, a learned linear
-                     predictor over 10 neighbours, and (chroma) luma-guided W/N/NW gradients
-    blend            weights 2**24 // ((e + 8)**2 / 16), e = each sub-predictor's error at
-                     the pixel's neighbours (so the locally best predictor wins); with
+                     predictor over 10 neighbours, 2W-WW, W+NE-N, 2N-NN, W+NW-NWW, and
+                     (chroma) luma-guided W/N/NW gradients
+    blend            weights 2**24 // ((e + 16)**2 / 16), e = each sub-predictor's error at
+                     the eleven nearest causal neighbours (W counted twice; so the
+                     locally best predictor wins); with
                      ``period`` 2 the neighbours two pixels away (same place in a pixel pair)
     context          activity (log-spaced bins of the expected error) x how far the blended
                      prediction is from an integer x, for chroma, the luma token of the same
@@ -38,7 +40,8 @@ N_LINEAR = 10  # neighbours of the learned predictor
 LINEAR_SHIFT = 8  # its coefficients are fixed point with 8 fraction bits
 PRECISION = 24
 TOTAL = 1 << PRECISION
-_N_PRED = 10
+_N_PRED = 14  # 0-6 spatial, 7-9 luma-guided (chroma), 10-13 spatial (bitstream 3)
+_PAD = 4  # rows above and columns beside a tile that the error windows may read (zeros)
 _BIAS_LIMIT = 256
 _FIRST_SHIFT = 4  # a context's first updates move 1/16 of the mass ...
 _LAST_SHIFT = 11  # ... its settled ones 1/2048
@@ -77,7 +80,7 @@ def _bits_of(maxval):
 @numba.njit(cache=True)
 def code_plane(
     mode, img, maxval, side, ref, has_ref, linear, freqs, counts,
-    out_start, out_freq, n_out, words, dec, period=1, signed=True,
+    out_start, out_freq, n_out, words, dec, period=1, bitstream=3,
 ):  # fmt: skip
     """Code one plane of one tile.
 
@@ -95,9 +98,10 @@ def code_plane(
     period : 1, or 2 for planes whose pixels repeat in pairs (chroma upsampled from a JPEG,
         interlaced scans): the blend weights, activity and bias contexts then look at the
         neighbours two pixels away, which share the pixel's place in its pair.
-    signed : the residual's sign is flipped when the prediction was rounded up, and the
-        context knows how far the prediction was from an integer (bitstream version 3;
-        False codes versions 1 and 2).
+    bitstream : the container's photos bitstream version. 3 blends four more sub-predictors
+        (10-13), widens the error window to eleven neighbours, flips the residual's sign
+        when the prediction was rounded up and puts how far it was from an integer into the
+        context; 1 and 2 do none of that.
 
     Returns
     -------
@@ -108,20 +112,27 @@ def code_plane(
     bits = _bits_of(maxval)
     mod = np.int64(1) << bits
     half = mod >> 1
-    x = np.zeros((h + 2, w + 4), np.int64)
-    err = np.zeros((_N_PRED, h + 2, w + 4), np.int64)
-    terr = np.zeros((h + 2, w + 4), np.int64)
+    x = np.zeros((h + _PAD, w + 2 * _PAD), np.int64)
+    err = np.zeros((_N_PRED, h + _PAD, w + 2 * _PAD), np.int64)
+    terr = np.zeros((h + _PAD, w + 2 * _PAD), np.int64)
+    signed = bitstream >= 3
+    smooth = 16 if signed else 8
     bias_sum = np.zeros(N_BINS * 9, np.int64)
     bias_n = np.zeros(N_BINS * 9, np.int64)
     preds = np.zeros(_N_PRED, np.int64)
     tokens = np.zeros((h, w), np.int64)
     errors = np.zeros((h, w), np.int64)
-    n_pred = _N_PRED if has_ref else 7
+    active = np.zeros(_N_PRED, np.int64)  # the sub-predictors this plane blends
+    n_pred = 0
+    for p in range(_N_PRED):
+        if not ((7 <= p <= 9 and not has_ref) or (p >= 10 and not signed)):
+            active[n_pred] = p
+            n_pred += 1
     state = dec[0]
     pos = np.int64(dec[1])
     for i in range(h):
         for j in range(w):
-            r, c = i + 2, j + 2
+            r, c = i + _PAD, j + _PAD
             if i == 0 and j == 0:
                 W = N = NW = NE = WW = NN = NNE = NWW = NNW = NEE = WWW = (maxval + 1) // 2
             else:
@@ -160,14 +171,23 @@ def code_plane(
                 preds[7] = 8 * (W + R - RW)
                 preds[8] = 8 * (N + R - RN)
                 preds[9] = 8 * (NW + R - RNW)
+            preds[10] = 8 * (2 * W - WW)
+            preds[11] = 8 * (W + NE - N)
+            preds[12] = 8 * (2 * N - NN)
+            preds[13] = 8 * (W + NW - NWW)
             num = np.int64(0)
             den = np.int64(0)
             esum = np.int64(0)
-            for p in range(n_pred):
+            for k in range(n_pred):
+                p = active[k]
                 q = period
                 e = err[p, r, c - q] + err[p, r - q, c] + err[p, r - q, c - q]
                 e += err[p, r - q, c + q] + err[p, r, c - q]  # W counts twice
-                wgt = max((np.int64(1) << 24) // (((e + 8) * (e + 8)) >> 4), 1)
+                if signed:  # the next ring: WW, NN, NNW, NNE, NWW, NEE
+                    e += err[p, r, c - 2 * q] + err[p, r - 2 * q, c] + err[p, r - 2 * q, c - q]
+                    e += err[p, r - 2 * q, c + q] + err[p, r - q, c - 2 * q]
+                    e += err[p, r - q, c + 2 * q]
+                wgt = max((np.int64(1) << 24) // (((e + smooth) * (e + smooth)) >> 4), 1)
                 num += wgt * preds[p]
                 den += wgt
                 esum += wgt * e
@@ -265,7 +285,8 @@ def code_plane(
                 row[tok] += moved
             tokens[i, j] = tok
             x[r, c] = v
-            for p in range(n_pred):
+            for k in range(n_pred):
+                p = active[k]
                 err[p, r, c] = abs(preds[p] - 8 * v)
             te = 8 * v - mu2
             terr[r, c] = te
