@@ -72,7 +72,8 @@ def test_colour_transforms_are_exact_on_every_rgb_value(rct):
 
 
 def layout_of(payload: bytes, channels: int = 3, dtype=np.uint8) -> tuple:
-    """(colour transform, own predictors, periods, offset of the first plane's flags)."""
+    """(colour transform, own predictors, (period, texture) of each plane, offset of the
+    first plane's flags)."""
     _, pos = compaction.from_bytes(payload, channels, np.dtype(dtype), "t")
     rct = None
     if channels >= 3:
@@ -130,11 +131,50 @@ def test_kernel_matches_plain_python_integer_arithmetic(pairs):
     assert (t == img).all()
 
 
+@pytest.mark.parametrize(("bitstream", "period", "texture"), [(2, 2, False), (3, 1, True)])
+def test_kernel_modes_match_plain_python(bitstream, period, texture):
+    # the legacy path (files of bitstream 2) and texture mode, as the interpreter runs them
+    plane = scene(11, 14, 1, np.uint8, seed=8).astype(np.int64)
+    table = codec._start_table(trained(), 0, texture)
+    side = np.full(plane.shape, -1, np.int64)
+    outs = []
+    for fn in (kernel.code_plane, kernel.code_plane.py_func):
+        starts, freqs = np.zeros(400, np.int64), np.zeros(400, np.int64)
+        tokens, errors, n = fn(
+            kernel.ENCODE, plane, 255, side, plane, False, trained().linear[0], table.copy(),
+            np.zeros(len(table), np.int64), starts, freqs, 0, np.zeros(1, np.uint32),
+            np.zeros(3, np.uint64), period, bitstream, texture,
+        )  # fmt: skip
+        outs.append((tokens.tolist(), errors.tolist(), starts[:n].tolist(), freqs[:n].tolist()))
+    assert outs[0] == outs[1]
+
+
+def flat_chroma(h: int, w: int, seed: int) -> np.ndarray:
+    """RGB whose R - G and B - G are constant over 16 x 16 blocks, with a few steps of 2
+    inside (chroma as a heavily quantised JPEG leaves it)."""
+    rng = np.random.default_rng(seed)
+    g = scene(h, w, 1, seed=seed).astype(np.int64) // 2 + 40
+    blocks = rng.integers(-3, 4, (h // 16 + 1, w // 16 + 1, 2)) * 2
+    d = np.repeat(np.repeat(blocks, 16, 0), 16, 1)[:h, :w]
+    d += (rng.random((h, w, 2)) < 0.02) * 2
+    return np.stack([g + 60 + d[..., 0], g, g - 20 + d[..., 1]], -1).astype(np.uint8)
+
+
+def test_piecewise_flat_planes_are_coded_in_texture_mode(monkeypatch):
+    img = flat_chroma(96, 112, seed=15)
+    payload = code_tile(trained(), img, kernel.ENCODE)
+    _, _, hows, _ = layout_of(payload)
+    assert any(texture for _, texture in hows[1:])
+    assert (decode_tile(trained(), payload, 96, 112, 3, np.dtype(np.uint8), "t") == img).all()
+    monkeypatch.setattr(codec, "_HOWS", tuple(h for h in codec._HOWS if not h[1]))
+    assert len(code_tile(trained(), img, kernel.ENCODE)) > 1.1 * len(payload)
+
+
 def test_bitstream_is_pinned():
     i, j, c = np.mgrid[0:40, 0:50, 0:3]
     img = ((i * 3 + j * 2 + c * 40 + (i * j * 7) % 13) % 256).astype(np.uint8)
     blob = compress(img, PhotoModel(), tile=32, safeguard=False)
-    assert hashlib.sha256(blob).hexdigest()[:16] == "b210bfe43d36c224"
+    assert hashlib.sha256(blob).hexdigest()[:16] == "67c68042fe022e96"
 
 
 @pytest.mark.parametrize(("dtype", "scale"), [(np.uint8, 3), (np.uint16, 16)])
@@ -155,7 +195,7 @@ def test_large_planes_carry_their_own_predictor():
     _, own, _, at = layout_of(payload)
     assert all(linear is not None for linear in own)
     assert (decode_tile(trained(), payload, 80, 70, 3, np.dtype(np.uint8), "t") == img).all()
-    bad = payload[:at] + b"\x07" + payload[at + 1 :]
+    bad = payload[:at] + b"\x08" + payload[at + 1 :]
     with pytest.raises(ContainerError, match="predictor"):
         decode_tile(trained(), bad, 80, 70, 3, img.dtype, "t")
     bad = payload[: at - 1] + b"\x09" + payload[at:]
@@ -169,10 +209,10 @@ def test_pixel_pairs_are_coded_with_period_2(monkeypatch):
     img[:, :, 0] = paired(img[:, :, 0])
     img[:, :, 2] = paired(img[:, :, 2])  # R and B paired: Co = R - B is paired, Y is not
     payload = code_tile(trained(), img, kernel.ENCODE)
-    _, _, periods, _ = layout_of(payload)
-    assert periods[0] == 1 and 2 in periods[1:]  # G is not paired (and Y not quite)
+    _, _, hows, _ = layout_of(payload)
+    assert hows[0][0] == 1 and (2, False) in hows[1:]  # G is not paired (and Y not quite)
     assert (decode_tile(trained(), payload, 64, 80, 3, np.dtype(np.uint8), "t") == img).all()
-    monkeypatch.setattr(codec, "_PERIODS", (1,))
+    monkeypatch.setattr(codec, "_HOWS", ((1, False), (1, True)))
     assert len(code_tile(trained(), img, kernel.ENCODE)) > len(payload) + 20
 
 
@@ -225,7 +265,7 @@ def test_files_of_older_bitstream_versions_still_decode(name, version, image):
         for k in range(len(c.index)):
             _, pos = compaction.from_bytes(c.record(k), 3, np.dtype(np.uint8), "t")
             periods += codec._planes_from_bytes(c.record(k), pos, 3, "t")[1]
-        assert 2 in periods
+        assert any(period == 2 for period, _ in periods)
     assert (decompress(blob, PhotoModel()) == image()).all()
     recs = [(c.record(k), e.n_samples, e.check) for k, e in enumerate(c.index)]
     future = container.pack(c.codec, codec.CODEC.version + 1, c.header, recs, None)

@@ -69,20 +69,22 @@ def _tops(maps: list, channels: int, dtype) -> list[int]:
 def code_tile(model: PhotoModel, tile: np.ndarray, mode: int, counts=None) -> bytes:
     """STATS: add token counts to ``counts``; ENCODE: the tile's record payload.
 
-    The colour transform (three or more channels) and each plane's period (1 or 2, see
-    :func:`.kernel.code_plane`) are those that code a central crop of the tile shortest;
-    both are written in the record."""
+    The colour transform (three or more channels) and how each plane is coded (period 1 or
+    2, or texture mode: see :func:`.kernel.code_plane`) are those that code three bands of
+    the tile's rows shortest; both are written in the record."""
     tile, maps = compaction.compact(tile)
     tops = _tops(maps, tile.shape[2], tile.dtype)
-    rct, periods = _choose(model, tile, tops)
+    rct, hows = _choose(model, tile, tops)
     planes = to_planes(tile, tops, rct)
     own = [fit_linear(p.values) if p.values.size >= _OWN_PREDICTOR else None for p in planes]
     luma = luma_tokens = None
     starts, freqs = [], []
-    for p, linear, period in zip(planes, own, periods, strict=True):
+    for p, linear, how in zip(planes, own, hows, strict=True):
         linear = model.linear[p.kind] if linear is None else linear
-        table = counts[p.kind] if mode == kernel.STATS else None
-        tokens, s, f = _code_plane(model, p, luma, luma_tokens, linear, period, mode, table)
+        table = None
+        if mode == kernel.STATS:  # texture-mode contexts are not the prior's: not counted
+            table = np.zeros_like(_TEXTURE_PRIOR) if how[1] else counts[p.kind]
+        tokens, s, f = _code_plane(model, p, luma, luma_tokens, linear, how, mode, table)
         starts.append(s)
         freqs.append(f)
         if luma is None:
@@ -92,16 +94,18 @@ def code_tile(model: PhotoModel, tile: np.ndarray, mode: int, counts=None) -> by
     words = rans.encode_reverse(np.concatenate(starts), np.concatenate(freqs), kernel.PRECISION)
     head = compaction.to_bytes(maps, tile.dtype)
     head += bytes([rct]) if tile.shape[2] >= 3 else b""
-    return head + _planes_to_bytes(own, periods) + words.astype("<u4").tobytes()
+    return head + _planes_to_bytes(own, hows) + words.astype("<u4").tobytes()
 
 
-_PERIODS = (1, 2)
-_BANDS, _BAND = 3, 32  # transforms and periods are tried on this many bands of rows
+_HOWS = ((1, False), (2, False), (1, True))  # (period, texture mode) a plane may be coded in
+_BANDS, _BAND = 3, 32  # transforms and ways of coding are tried on this many bands of rows
 _EMPTY = np.zeros(1, np.uint32)
+_TEXTURE_PRIOR = kernel.texture_prior()
 
 
 def _choose(model: PhotoModel, tile: np.ndarray, tops: list) -> tuple[int, list]:
-    """(colour transform, period of each plane) that code the tile's central crop shortest."""
+    """(colour transform, (period, texture) of each plane) that code bands of the tile
+    shortest."""
     h = tile.shape[0]
     if h <= _BANDS * _BAND:
         crop = tile
@@ -112,41 +116,45 @@ def _choose(model: PhotoModel, tile: np.ndarray, tops: list) -> tuple[int, list]
     best = None
     for rct in RCTS if tile.shape[2] >= 3 else (0,):
         luma = luma_tokens = None
-        bits, periods = 0.0, []
+        bits, hows = 0.0, []
         for p in to_planes(crop, tops, rct):
             linear = fit_linear(p.values) if p.values.size >= _OWN_PREDICTOR else None
             linear = model.linear[p.kind] if linear is None else linear
             trials = []
-            for period in _PERIODS:
-                tokens, _, f = _code_plane(model, p, luma, luma_tokens, linear, period)
-                trials.append((_cost(f), period, tokens))
-            cost, period, tokens = min(trials, key=lambda t: t[:2])
+            for k, how in enumerate(_HOWS):
+                tokens, _, f = _code_plane(model, p, luma, luma_tokens, linear, how)
+                trials.append((_cost(f), k, tokens))
+            cost, k, tokens = min(trials, key=lambda t: t[:2])
             bits += cost
-            periods.append(period)
+            hows.append(_HOWS[k])
             if luma is None:
                 luma, luma_tokens = p.values, tokens
         if best is None or bits < best[0]:
-            best = (bits, rct, periods)
+            best = (bits, rct, hows)
     return best[1], best[2]
 
 
-def _code_plane(model, p, luma, luma_tokens, linear, period, mode=kernel.ENCODE, counts=None):
+def _code_plane(model, p, luma, luma_tokens, linear, how, mode=kernel.ENCODE, counts=None):
     """(tokens, starts, freqs): one plane coded from the model's prior (ENCODE), or its
-    tokens counted into ``counts`` (STATS)."""
+    tokens counted into ``counts`` (STATS); ``how`` is (period, texture mode)."""
     h, w = p.values.shape
     side = luma_tokens // 3 if p.kind == 1 else np.full((h, w), -1, np.int64)
     ref = luma if p.kind == 1 else p.values
     n_max = 2 * p.values.size if mode == kernel.ENCODE else 1
     starts = np.zeros(n_max, np.int64)
     freqs = np.zeros(n_max, np.int64)
-    table = counts if mode == kernel.STATS else model.prior[p.kind].copy()
-    seen = np.zeros(kernel.N_CONTEXTS, np.int64)
+    table = counts if mode == kernel.STATS else _start_table(model, p.kind, how[1])
+    seen = np.zeros(len(table), np.int64)
     dec = np.zeros(3, np.uint64)
     tokens, _, n = kernel.code_plane(
         mode, p.values, p.maxval, side, ref, p.kind == 1,
-        linear, table, seen, starts, freqs, 0, _EMPTY, dec, period,
+        linear, table, seen, starts, freqs, 0, _EMPTY, dec, how[0], CODEC.version, how[1],
     )  # fmt: skip
     return tokens, starts[:n], freqs[:n]
+
+
+def _start_table(model: PhotoModel, kind: int, texture: bool) -> np.ndarray:
+    return (_TEXTURE_PRIOR if texture else model.prior[kind]).copy()
 
 
 def _cost(freqs: np.ndarray) -> float:
@@ -154,32 +162,35 @@ def _cost(freqs: np.ndarray) -> float:
     return float(np.log2(freqs.astype(np.float64)).sum() * -1 + kernel.PRECISION * len(freqs))
 
 
-def _planes_to_bytes(own: list, periods: list) -> bytes:
-    """Per plane a flags byte (1: the plane's own int16 coefficients follow; 2: period 2)."""
+def _planes_to_bytes(own: list, hows: list) -> bytes:
+    """Per plane a flags byte (1: the plane's own int16 coefficients follow; 2: period 2;
+    4: texture mode)."""
     out = bytearray()
-    for linear, period in zip(own, periods, strict=True):
-        flags = (linear is not None) | (2 if period == 2 else 0)
-        out.append(flags)
+    for linear, (period, texture) in zip(own, hows, strict=True):
+        out.append((linear is not None) | (2 if period == 2 else 0) | (4 if texture else 0))
         if linear is not None:
             out += linear.astype("<i2").tobytes()
     return bytes(out)
 
 
-def _planes_from_bytes(data: bytes, pos: int, n: int, label: str) -> tuple[list, list, int]:
-    own, periods = [], []
+def _planes_from_bytes(
+    data: bytes, pos: int, n: int, label: str, version: int = CODEC.version
+) -> tuple[list, list, int]:
+    own, hows = [], []
     size = 2 * kernel.N_LINEAR
+    top = 7 if version >= 3 else 3  # texture mode came with bitstream 3
     for _ in range(n):
         flags = data[pos] if pos < len(data) else 255
-        if flags > 3 or (flags & 1 and pos + 1 + size > len(data)):
+        if flags > top or (flags & 1 and pos + 1 + size > len(data)):
             raise ContainerError(f"{label}: invalid plane flags or predictor coefficients")
-        periods.append(2 if flags & 2 else 1)
+        hows.append((2 if flags & 2 else 1, bool(flags & 4)))
         if flags & 1:
             own.append(np.frombuffer(data[pos + 1 : pos + 1 + size], "<i2").astype(np.int64))
             pos += 1 + size
         else:
             own.append(None)
             pos += 1
-    return own, periods, pos
+    return own, hows, pos
 
 
 def decode_tile(
@@ -195,7 +206,7 @@ def decode_tile(
             raise ContainerError(f"{label}: unknown colour transform")
         pos += 1
     kinds = shapes(c, dtype, _tops(maps, c, dtype), rct)
-    own, periods, pos = _planes_from_bytes(payload, pos, len(kinds), label)
+    own, hows, pos = _planes_from_bytes(payload, pos, len(kinds), label, version)
     if (len(payload) - pos) % 4:
         raise ContainerError(f"{label}: not a whole number of 32-bit words")
     words = np.frombuffer(payload[pos:], "<u4").astype(np.uint32)
@@ -205,17 +216,17 @@ def decode_tile(
     dummy = np.zeros(1, np.int64)
     planes = []
     luma = luma_tokens = None
-    for (maxval, kind), linear, period in zip(kinds, own, periods, strict=True):
+    for (maxval, kind), linear, (period, texture) in zip(kinds, own, hows, strict=True):
         has_ref = kind == 1
         values = np.zeros((h, w), np.int64)
         side = luma_tokens // 3 if has_ref else np.full((h, w), -1, np.int64)
         ref = luma if has_ref else values
-        table = model.prior[kind].copy()
-        seen = np.zeros(kernel.N_CONTEXTS, np.int64)
+        table = _start_table(model, kind, texture)
+        seen = np.zeros(len(table), np.int64)
         linear = model.linear[kind] if linear is None else linear
         tokens, _, _ = kernel.code_plane(
             kernel.DECODE, values, maxval, side, ref, has_ref,
-            linear, table, seen, dummy, dummy, 0, words, dec, period, version,
+            linear, table, seen, dummy, dummy, 0, words, dec, period, version, texture,
         )  # fmt: skip
         rans.raise_for_status(int(dec[2]), label)
         if luma is None:

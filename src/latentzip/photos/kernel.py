@@ -36,6 +36,7 @@ N_TOKENS = 44  # residuals below 2**18: 16 direct + 2 per exponent 4..17
 N_BINS = 24  # activity bins
 N_SIDE = 4  # luma-token classes that split a chroma context
 N_CONTEXTS = N_BINS * N_SIDE
+N_TEXTURE_CONTEXTS = 1000  # texture mode: see _texture_context
 N_LINEAR = 10  # neighbours of the learned predictor
 LINEAR_SHIFT = 8  # its coefficients are fixed point with 8 fraction bits
 PRECISION = 24
@@ -77,10 +78,32 @@ def _bits_of(maxval):
     return b
 
 
+@numba.njit(cache=True, inline="always")
+def _level(g):
+    a = abs(g)
+    return 0 if a == 0 else (1 if a == 1 else (2 if a == 2 else (3 if a <= 6 else 4)))
+
+
+@numba.njit(cache=True, inline="always")
+def _texture_context(g1, g2, g3):
+    """Context of a texture-mode pixel: the size (5 levels) and sign of each of W - N,
+    NW - W and N - NE (the gradients JPEG-LS looks at): 5 * 5 * 5 * 8 contexts."""
+    signs = (1 if g1 < 0 else 0) + (2 if g2 < 0 else 0) + (4 if g3 < 0 else 0)
+    return ((_level(g1) * 5 + _level(g2)) * 5 + _level(g3)) * 8 + signs
+
+
+def texture_prior() -> np.ndarray:
+    """The fixed start of texture-mode tables: token t in proportion to 1 / (t + 1)^2, in
+    integers (so every machine starts from the same table)."""
+    row = np.array([max(TOTAL // (4 * (t + 1) ** 2), 1) for t in range(N_TOKENS)], np.int64)
+    row[0] += TOTAL - row.sum()
+    return np.tile(row, (N_TEXTURE_CONTEXTS, 1))
+
+
 @numba.njit(cache=True)
 def code_plane(
     mode, img, maxval, side, ref, has_ref, linear, freqs, counts,
-    out_start, out_freq, n_out, words, dec, period=1, bitstream=3,
+    out_start, out_freq, n_out, words, dec, period=1, bitstream=3, texture=False,
 ):  # fmt: skip
     """Code one plane of one tile.
 
@@ -93,7 +116,7 @@ def code_plane(
     ref : (h, w) int64 luma plane, if ``has_ref``.
     linear : (N_LINEAR,) int64 learned predictor coefficients (fixed point).
     freqs : (N_CONTEXTS, N_TOKENS) int64 adaptive tables (updated in place).
-    counts : (N_CONTEXTS,) int64 updates seen per context (updated in place).
+    counts : (len(freqs),) int64 updates seen per context (updated in place).
     dec : (3,) uint64 decoder state, position and status (DECODE mode).
     period : 1, or 2 for planes whose pixels repeat in pairs (chroma upsampled from a JPEG,
         interlaced scans): the blend weights, activity and bias contexts then look at the
@@ -102,6 +125,9 @@ def code_plane(
         (10-13), widens the error window to eleven neighbours, flips the residual's sign
         when the prediction was rounded up and puts how far it was from an integer into the
         context; 1 and 2 do none of that.
+    texture : (bitstream 3) predict MED under contexts of the sizes and signs of three
+        gradients (``freqs`` then has N_TEXTURE_CONTEXTS rows): the mode for piecewise-flat
+        planes (heavily quantised chroma, graphics), where blending only blurs the steps.
 
     Returns
     -------
@@ -150,76 +176,82 @@ def code_plane(
             hi = max(W, N)
             lo = min(W, N)
             med = lo if hi <= NW else (hi if lo >= NW else W + N - NW)
-            preds[0] = 8 * W
-            preds[1] = 8 * N
-            preds[2] = 8 * med
-            preds[3] = 8 * (W + N - NW)
-            preds[4] = 4 * (W + NE)
-            preds[5] = 8 * (N + NE - NNE)
-            acc = (
-                linear[0] * (N - W) + linear[1] * (NW - W) + linear[2] * (NE - W)
-                + linear[3] * (WW - W) + linear[4] * (NN - W) + linear[5] * (NNE - W)
-                + linear[6] * (NWW - W) + linear[7] * (NNW - W) + linear[8] * (NEE - W)
-                + linear[9] * (WWW - W)
-            )  # fmt: skip
-            preds[6] = 8 * W + (acc >> (LINEAR_SHIFT - 3))
-            if has_ref:
-                R = ref[i, j]
-                RW = ref[i, j - 1] if j > 0 else (ref[i - 1, j] if i > 0 else R)
-                RN = ref[i - 1, j] if i > 0 else RW
-                RNW = ref[i - 1, j - 1] if (i > 0 and j > 0) else RN
-                preds[7] = 8 * (W + R - RW)
-                preds[8] = 8 * (N + R - RN)
-                preds[9] = 8 * (NW + R - RNW)
-            preds[10] = 8 * (2 * W - WW)
-            preds[11] = 8 * (W + NE - N)
-            preds[12] = 8 * (2 * N - NN)
-            preds[13] = 8 * (W + NW - NWW)
-            num = np.int64(0)
-            den = np.int64(0)
-            esum = np.int64(0)
-            for k in range(n_pred):
-                p = active[k]
-                q = period
-                e = err[p, r, c - q] + err[p, r - q, c] + err[p, r - q, c - q]
-                e += err[p, r - q, c + q] + err[p, r, c - q]  # W counts twice
-                if signed:  # the next ring: WW, NN, NNW, NNE, NWW, NEE
-                    e += err[p, r, c - 2 * q] + err[p, r - 2 * q, c] + err[p, r - 2 * q, c - q]
-                    e += err[p, r - 2 * q, c + q] + err[p, r - q, c - 2 * q]
-                    e += err[p, r - q, c + 2 * q]
-                wgt = max((np.int64(1) << 24) // (((e + smooth) * (e + smooth)) >> 4), 1)
-                num += wgt * preds[p]
-                den += wgt
-                esum += wgt * e
-            mu = (num + den // 2) // den
-            act = esum // den + abs(terr[r, c - period]) + abs(terr[r - period, c])
-            a = act + 1
-            b = 0
-            while a > 1:
-                a >>= 1
-                b += 2
-            if b > 0 and ((act + 1) >> ((b >> 1) - 1)) & 1:
-                b += 1
-            if b > N_BINS - 1:
-                b = N_BINS - 1
-            ew = terr[r, c - period]
-            en = terr[r - period, c]
-            signs = (1 if ew > 0 else (2 if ew < 0 else 0)) * 3 + (
-                1 if en > 0 else (2 if en < 0 else 0)
-            )
-            bc = b * 9 + signs
-            corr = bias_sum[bc] // bias_n[bc] if bias_n[bc] > 0 else 0
-            mu2 = mu + corr
-            pred = (mu2 + 4) >> 3
-            flip = signed and mu2 < 8 * pred  # rounded up: code -e, the likelier sign is +
-            pred = min(max(pred, 0), maxval)
-            frac = abs(mu2 - 8 * ((mu2 + 4) >> 3))  # eighths from the rounding: 0..4
-            if not signed:
-                ctx = b * N_SIDE + (min(side[i, j], N_SIDE - 1) if side[i, j] >= 0 else 0)
-            elif side[i, j] >= 0:  # chroma: two luma-token classes x near/far from an integer
-                ctx = b * N_SIDE + min(side[i, j], 1) * 2 + (1 if frac >= 2 else 0)
+            if texture:  # piecewise-flat planes: MED under gradient contexts
+                pred = med
+                mu2 = 8 * pred
+                flip = False
+                ctx = _texture_context(W - N, NW - W, N - NE)
             else:
-                ctx = b * N_SIDE + min(frac, N_SIDE - 1)
+                preds[0] = 8 * W
+                preds[1] = 8 * N
+                preds[2] = 8 * med
+                preds[3] = 8 * (W + N - NW)
+                preds[4] = 4 * (W + NE)
+                preds[5] = 8 * (N + NE - NNE)
+                acc = (
+                    linear[0] * (N - W) + linear[1] * (NW - W) + linear[2] * (NE - W)
+                    + linear[3] * (WW - W) + linear[4] * (NN - W) + linear[5] * (NNE - W)
+                    + linear[6] * (NWW - W) + linear[7] * (NNW - W) + linear[8] * (NEE - W)
+                    + linear[9] * (WWW - W)
+                )  # fmt: skip
+                preds[6] = 8 * W + (acc >> (LINEAR_SHIFT - 3))
+                if has_ref:
+                    R = ref[i, j]
+                    RW = ref[i, j - 1] if j > 0 else (ref[i - 1, j] if i > 0 else R)
+                    RN = ref[i - 1, j] if i > 0 else RW
+                    RNW = ref[i - 1, j - 1] if (i > 0 and j > 0) else RN
+                    preds[7] = 8 * (W + R - RW)
+                    preds[8] = 8 * (N + R - RN)
+                    preds[9] = 8 * (NW + R - RNW)
+                preds[10] = 8 * (2 * W - WW)
+                preds[11] = 8 * (W + NE - N)
+                preds[12] = 8 * (2 * N - NN)
+                preds[13] = 8 * (W + NW - NWW)
+                num = np.int64(0)
+                den = np.int64(0)
+                esum = np.int64(0)
+                for k in range(n_pred):
+                    p = active[k]
+                    q = period
+                    e = err[p, r, c - q] + err[p, r - q, c] + err[p, r - q, c - q]
+                    e += err[p, r - q, c + q] + err[p, r, c - q]  # W counts twice
+                    if signed:  # the next ring: WW, NN, NNW, NNE, NWW, NEE
+                        e += err[p, r, c - 2 * q] + err[p, r - 2 * q, c] + err[p, r - 2 * q, c - q]
+                        e += err[p, r - 2 * q, c + q] + err[p, r - q, c - 2 * q]
+                        e += err[p, r - q, c + 2 * q]
+                    wgt = max((np.int64(1) << 24) // (((e + smooth) * (e + smooth)) >> 4), 1)
+                    num += wgt * preds[p]
+                    den += wgt
+                    esum += wgt * e
+                mu = (num + den // 2) // den
+                act = esum // den + abs(terr[r, c - period]) + abs(terr[r - period, c])
+                a = act + 1
+                b = 0
+                while a > 1:
+                    a >>= 1
+                    b += 2
+                if b > 0 and ((act + 1) >> ((b >> 1) - 1)) & 1:
+                    b += 1
+                if b > N_BINS - 1:
+                    b = N_BINS - 1
+                ew = terr[r, c - period]
+                en = terr[r - period, c]
+                signs = (1 if ew > 0 else (2 if ew < 0 else 0)) * 3 + (
+                    1 if en > 0 else (2 if en < 0 else 0)
+                )
+                bc = b * 9 + signs
+                corr = bias_sum[bc] // bias_n[bc] if bias_n[bc] > 0 else 0
+                mu2 = mu + corr
+                pred = (mu2 + 4) >> 3
+                flip = signed and mu2 < 8 * pred  # rounded up: code -e, the likelier sign is +
+                pred = min(max(pred, 0), maxval)
+                frac = abs(mu2 - 8 * ((mu2 + 4) >> 3))  # eighths from the rounding: 0..4
+                if not signed:
+                    ctx = b * N_SIDE + (min(side[i, j], N_SIDE - 1) if side[i, j] >= 0 else 0)
+                elif side[i, j] >= 0:  # chroma: two luma-token classes x near/far from an integer
+                    ctx = b * N_SIDE + min(side[i, j], 1) * 2 + (1 if frac >= 2 else 0)
+                else:
+                    ctx = b * N_SIDE + min(frac, N_SIDE - 1)
             row = freqs[ctx]
             if mode == DECODE:
                 q = decoder_peek(state, PRECISION)
@@ -285,12 +317,14 @@ def code_plane(
                 row[tok] += moved
             tokens[i, j] = tok
             x[r, c] = v
-            for k in range(n_pred):
-                p = active[k]
-                err[p, r, c] = abs(preds[p] - 8 * v)
             te = 8 * v - mu2
             terr[r, c] = te
             errors[i, j] = te
+            if texture:
+                continue
+            for k in range(n_pred):
+                p = active[k]
+                err[p, r, c] = abs(preds[p] - 8 * v)
             bias_sum[bc] += 8 * v - mu
             bias_n[bc] += 1
             if bias_n[bc] >= _BIAS_LIMIT:
