@@ -87,7 +87,7 @@ def _level(g):
 @numba.njit(cache=True, inline="always")
 def _texture_context(g1, g2, g3):
     """Context of a texture-mode pixel: the size (5 levels) and sign of each of W - N,
-    NW - W and N - NE (the gradients JPEG-LS looks at): 5 * 5 * 5 * 8 contexts."""
+    NW - W and N - NE (near those JPEG-LS quantises): 5 * 5 * 5 * 8 contexts."""
     signs = (1 if g1 < 0 else 0) + (2 if g2 < 0 else 0) + (4 if g3 < 0 else 0)
     return ((_level(g1) * 5 + _level(g2)) * 5 + _level(g3)) * 8 + signs
 
