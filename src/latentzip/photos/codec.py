@@ -40,8 +40,9 @@ TILE = 512
 MAX_TILE = 1024  # a plane's coder state (~180 bytes per pixel) stays under 200 MiB
 _MAX_SIDE = 2**16 - 1  # a stored image's pixel count fits the index's u32
 _STORED = "jpegxl"
-_FINGERPRINT = 32  # hex digits (128 bits) of the model's SHA-256
-_OWN_PREDICTOR = 4096  # planes of this many pixels carry their own linear predictor
+_FINGERPRINT = 16  # hex digits (64 bits) of the model's SHA-256 written (versions 1, 2: 32)
+_OWN_PREDICTOR = 4096  # planes of this many pixels may carry their own linear predictor
+_OWN_BYTES = 4 * kernel.N_LINEAR  # its two fits as int16
 
 
 @dataclass(frozen=True)
@@ -74,13 +75,13 @@ def code_tile(model: PhotoModel, tile: np.ndarray, mode: int, counts=None) -> by
     the tile's rows shortest; both are written in the record."""
     tile, maps = compaction.compact(tile)
     tops = _tops(maps, tile.shape[2], tile.dtype)
-    rct, hows = _choose(model, tile, tops)
+    rct, hows, owns = _choose(model, tile, tops)
     planes = to_planes(tile, tops, rct)
-    own = [fit_linear(p.values) if p.values.size >= _OWN_PREDICTOR else None for p in planes]
+    own = [fit_linear(p.values) if k else None for p, k in zip(planes, owns, strict=True)]
     luma = luma_tokens = None
     starts, freqs = [], []
     for p, linear, how in zip(planes, own, hows, strict=True):
-        linear = model.linear[p.kind] if linear is None else linear
+        linear = _model_linear(model, p.kind) if linear is None else linear
         table = None
         if mode == kernel.STATS:  # texture-mode contexts are not the prior's: not counted
             table = np.zeros_like(_TEXTURE_PRIOR) if how[1] else counts[p.kind]
@@ -103,9 +104,9 @@ _EMPTY = np.zeros(1, np.uint32)
 _TEXTURE_PRIOR = kernel.texture_prior()
 
 
-def _choose(model: PhotoModel, tile: np.ndarray, tops: list) -> tuple[int, list]:
-    """(colour transform, (period, texture) of each plane) that code bands of the tile
-    shortest."""
+def _choose(model: PhotoModel, tile: np.ndarray, tops: list) -> tuple[int, list, list]:
+    """(colour transform, (period, texture) of each plane, whether each plane carries its own
+    predictor) that code bands of the tile shortest."""
     h = tile.shape[0]
     if h <= _BANDS * _BAND:
         crop = tile
@@ -114,24 +115,31 @@ def _choose(model: PhotoModel, tile: np.ndarray, tops: list) -> tuple[int, list]
         crop = np.concatenate([tile[i : i + _BAND] for i in at])
     crop = np.ascontiguousarray(crop)
     best = None
+    scale = tile.shape[0] * tile.shape[1] / (crop.shape[0] * crop.shape[1])
     for rct in RCTS if tile.shape[2] >= 3 else (0,):
         luma = luma_tokens = None
-        bits, hows = 0.0, []
+        bits, hows, owns = 0.0, [], []
         for p in to_planes(crop, tops, rct):
-            linear = fit_linear(p.values) if p.values.size >= _OWN_PREDICTOR else None
-            linear = model.linear[p.kind] if linear is None else linear
+            own = p.values.size * scale >= _OWN_PREDICTOR
+            model_linear = _model_linear(model, p.kind)
+            linear = fit_linear(p.values) if own else model_linear
             trials = []
             for k, how in enumerate(_HOWS):
                 tokens, _, f = _code_plane(model, p, luma, luma_tokens, linear, how)
                 trials.append((_cost(f), k, tokens))
             cost, k, tokens = min(trials, key=lambda t: t[:2])
+            if own:  # its coefficients must pay for themselves over the whole tile
+                _, _, f = _code_plane(model, p, luma, luma_tokens, model_linear, _HOWS[k])
+                own = (_cost(f) - cost) * scale > 8 * _OWN_BYTES
+                cost = cost if own else _cost(f)
             bits += cost
             hows.append(_HOWS[k])
+            owns.append(own)
             if luma is None:
                 luma, luma_tokens = p.values, tokens
         if best is None or bits < best[0]:
-            best = (bits, rct, hows)
-    return best[1], best[2]
+            best = (bits, rct, hows, owns)
+    return best[1], best[2], best[3]
 
 
 def _code_plane(model, p, luma, luma_tokens, linear, how, mode=kernel.ENCODE, counts=None):
@@ -153,6 +161,11 @@ def _code_plane(model, p, luma, luma_tokens, linear, how, mode=kernel.ENCODE, co
     return tokens, starts[:n], freqs[:n]
 
 
+def _model_linear(model: PhotoModel, kind: int) -> np.ndarray:
+    """The model's predictor for planes too small to carry their own (both fits alike)."""
+    return np.stack([model.linear[kind], model.linear[kind]])
+
+
 def _start_table(model: PhotoModel, kind: int, texture: bool) -> np.ndarray:
     return (_TEXTURE_PRIOR if texture else model.prior[kind]).copy()
 
@@ -163,8 +176,8 @@ def _cost(freqs: np.ndarray) -> float:
 
 
 def _planes_to_bytes(own: list, hows: list) -> bytes:
-    """Per plane a flags byte (1: the plane's own int16 coefficients follow; 2: period 2;
-    4: texture mode)."""
+    """Per plane a flags byte (1: the plane's own int16 coefficients follow, both fits;
+    2: period 2; 4: texture mode)."""
     out = bytearray()
     for linear, (period, texture) in zip(own, hows, strict=True):
         out.append((linear is not None) | (2 if period == 2 else 0) | (4 if texture else 0))
@@ -177,15 +190,17 @@ def _planes_from_bytes(
     data: bytes, pos: int, n: int, label: str, version: int = CODEC.version
 ) -> tuple[list, list, int]:
     own, hows = [], []
-    size = 2 * kernel.N_LINEAR
-    top = 7 if version >= 3 else 3  # texture mode came with bitstream 3
+    fits = 2 if version >= 3 else 1  # the plain fit came with bitstream 3
+    size = 2 * kernel.N_LINEAR * fits
+    top = 7 if version >= 3 else 3  # and texture mode
     for _ in range(n):
         flags = data[pos] if pos < len(data) else 255
         if flags > top or (flags & 1 and pos + 1 + size > len(data)):
             raise ContainerError(f"{label}: invalid plane flags or predictor coefficients")
         hows.append((2 if flags & 2 else 1, bool(flags & 4)))
         if flags & 1:
-            own.append(np.frombuffer(data[pos + 1 : pos + 1 + size], "<i2").astype(np.int64))
+            coef = np.frombuffer(data[pos + 1 : pos + 1 + size], "<i2").astype(np.int64)
+            own.append(np.resize(coef, (2, kernel.N_LINEAR)))  # version 1, 2: the one fit twice
             pos += 1 + size
         else:
             own.append(None)
@@ -198,7 +213,7 @@ def decode_tile(
     version: int = CODEC.version,
 ):  # fmt: skip
     """The (h, w, c) tile of one record of bitstream ``version``."""
-    maps, pos = compaction.from_bytes(payload, c, dtype, label)
+    maps, pos = compaction.from_bytes(payload, c, dtype, label, version)
     rct = 0
     if c >= 3 and version >= 3:
         rct = payload[pos] if pos < len(payload) else -1
@@ -223,7 +238,7 @@ def decode_tile(
         ref = luma if has_ref else values
         table = _start_table(model, kind, texture)
         seen = np.zeros(len(table), np.int64)
-        linear = model.linear[kind] if linear is None else linear
+        linear = _model_linear(model, kind) if linear is None else linear
         tokens, _, _ = kernel.code_plane(
             kernel.DECODE, values, maxval, side, ref, has_ref,
             linear, table, seen, dummy, dummy, 0, words, dec, period, version, texture,
@@ -417,7 +432,7 @@ def _resolve_model(c, model: PhotoModel | None) -> PhotoModel:
     if not isinstance(model, PhotoModel):
         raise ModelError("photos need a photo model")
     want = Fields(c.header, "container header").str("model_fingerprint", max_len=128)
-    if model.fingerprint[:_FINGERPRINT] != want:
+    if len(want) < _FINGERPRINT or model.fingerprint[: len(want)] != want:
         raise ContainerError(
             f"wrong model: the container was made with model {want[:16]}, this model is "
             f"{model.fingerprint[:16]}"

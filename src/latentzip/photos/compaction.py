@@ -3,7 +3,9 @@ scans, 12-bit data scaled into 16 bits, posterised images) is coded as the ranks
 it uses, so that its residuals are in steps of the values present, not of the raw scale.
 
 A tile's record starts with one entry per channel: a varint ``n`` (0: not compacted), then the
-``n`` values used, as a bitmap of 256 bits for 8-bit channels or as varint gaps for 16-bit.
+``n`` values used: for 8-bit channels the lowest and highest (a byte each) and a bitmap of the
+values between them (bitstream 3; versions 1 and 2: a bitmap of all 256), for 16-bit channels
+varint gaps.
 """
 
 from __future__ import annotations
@@ -52,9 +54,10 @@ def to_bytes(maps: list, dtype: np.dtype) -> bytes:
             continue
         out += varint(len(used))
         if np.dtype(dtype).itemsize == 1:
-            bits = np.zeros(256, np.uint8)
-            bits[used] = 1
-            out += np.packbits(bits, bitorder="little").tobytes()
+            lo, hi = int(used[0]), int(used[-1])
+            bits = np.zeros(hi - lo + 1, np.uint8)
+            bits[used.astype(np.int64) - lo] = 1
+            out += bytes([lo, hi]) + np.packbits(bits, bitorder="little").tobytes()
         else:
             gaps = np.diff(used.astype(np.int64), prepend=-1) - 1
             for g in gaps:
@@ -62,8 +65,11 @@ def to_bytes(maps: list, dtype: np.dtype) -> bytes:
     return bytes(out)
 
 
-def from_bytes(data: bytes, channels: int, dtype: np.dtype, label: str) -> tuple[list, int]:
-    """``(maps, bytes read)`` of :func:`to_bytes`; every value checked."""
+def from_bytes(
+    data: bytes, channels: int, dtype: np.dtype, label: str, version: int = 3
+) -> tuple[list, int]:
+    """``(maps, bytes read)`` of :func:`to_bytes` (of bitstream ``version``); every value
+    checked."""
     top = (1 << (8 * np.dtype(dtype).itemsize)) - 1
     maps, pos = [], 0
     for _ in range(channels):
@@ -74,11 +80,20 @@ def from_bytes(data: bytes, channels: int, dtype: np.dtype, label: str) -> tuple
         if n > top + 1:
             raise ContainerError(f"{label}: {n} values in a channel of {top + 1}")
         if top == 255:
-            if pos + 32 > len(data):
-                raise ContainerError(f"{label}: truncated value map")
-            bits = np.unpackbits(np.frombuffer(data[pos : pos + 32], np.uint8), bitorder="little")
-            used = np.flatnonzero(bits)
-            pos += 32
+            lo, hi = 0, 255
+            if version >= 3:
+                if pos + 2 > len(data):
+                    raise ContainerError(f"{label}: truncated value map")
+                lo, hi = data[pos], data[pos + 1]
+                pos += 2
+            size = (hi - lo + 8) // 8
+            if hi < lo or pos + size > len(data):
+                raise ContainerError(f"{label}: truncated or invalid value map")
+            bits = np.unpackbits(np.frombuffer(data[pos : pos + size], np.uint8), bitorder="little")
+            used = np.flatnonzero(bits[: hi - lo + 1]) + lo
+            if version >= 3 and (bits[hi - lo + 1 :].any() or not (bits[0] and bits[hi - lo])):
+                raise ContainerError(f"{label}: invalid value map")
+            pos += size
         else:
             values, v = [], -1
             for _ in range(n):

@@ -3,8 +3,9 @@
 For each pixel, in raster order inside a tile, from already coded neighbours only::
 
     sub-predictions  W, N, MED (LOCO-I), W+N-NW, (W+NE)/2, N+NE-NNE, a learned linear
-                     predictor over 10 neighbours, 2W-WW, W+NE-N, 2N-NN, W+NW-NWW, and
-                     (chroma) luma-guided W/N/NW gradients
+                     predictor over 10 neighbours (fitted twice: reweighted to favour smooth
+                     pixels, and plain), 2W-WW, W+NE-N, 2N-NN, W+NW-NWW, and (chroma)
+                     luma-guided W/N/NW gradients
     blend            weights 2**24 // ((e + 16)**2 / 16), e = each sub-predictor's error at
                      the eleven nearest causal neighbours (W counted twice; so the
                      locally best predictor wins); with
@@ -41,7 +42,7 @@ N_LINEAR = 10  # neighbours of the learned predictor
 LINEAR_SHIFT = 8  # its coefficients are fixed point with 8 fraction bits
 PRECISION = 24
 TOTAL = 1 << PRECISION
-_N_PRED = 14  # 0-6 spatial, 7-9 luma-guided (chroma), 10-13 spatial (bitstream 3)
+_N_PRED = 15  # 0-6 spatial, 7-9 luma-guided (chroma); bitstream 3: 10-14 spatial
 _PAD = 4  # rows above and columns beside a tile that the error windows may read (zeros)
 _BIAS_LIMIT = 256
 _FIRST_SHIFT = 4  # a context's first updates move 1/16 of the mass ...
@@ -114,15 +115,16 @@ def code_plane(
     img : (h, w) int64 plane, values 0..maxval (written in DECODE mode).
     side : (h, w) int64 luma tokens for a chroma plane, or -1.
     ref : (h, w) int64 luma plane, if ``has_ref``.
-    linear : (N_LINEAR,) int64 learned predictor coefficients (fixed point).
+    linear : (2, N_LINEAR) int64 learned predictor coefficients (fixed point): the
+        reweighted least-squares fit, then (bitstream 3) the plain one.
     freqs : (N_CONTEXTS, N_TOKENS) int64 adaptive tables (updated in place).
     counts : (len(freqs),) int64 updates seen per context (updated in place).
     dec : (3,) uint64 decoder state, position and status (DECODE mode).
     period : 1, or 2 for planes whose pixels repeat in pairs (chroma upsampled from a JPEG,
         interlaced scans): the blend weights, activity and bias contexts then look at the
         neighbours two pixels away, which share the pixel's place in its pair.
-    bitstream : the container's photos bitstream version. 3 blends four more sub-predictors
-        (10-13), widens the error window to eleven neighbours, flips the residual's sign
+    bitstream : the container's photos bitstream version. 3 blends five more sub-predictors
+        (10-14), widens the error window to eleven neighbours, flips the residual's sign
         when the prediction was rounded up and puts how far it was from an integer into the
         context; 1 and 2 do none of that.
     texture : (bitstream 3) predict MED under contexts of the sizes and signs of three
@@ -188,13 +190,15 @@ def code_plane(
                 preds[3] = 8 * (W + N - NW)
                 preds[4] = 4 * (W + NE)
                 preds[5] = 8 * (N + NE - NNE)
-                acc = (
-                    linear[0] * (N - W) + linear[1] * (NW - W) + linear[2] * (NE - W)
-                    + linear[3] * (WW - W) + linear[4] * (NN - W) + linear[5] * (NNE - W)
-                    + linear[6] * (NWW - W) + linear[7] * (NNW - W) + linear[8] * (NEE - W)
-                    + linear[9] * (WWW - W)
-                )  # fmt: skip
-                preds[6] = 8 * W + (acc >> (LINEAR_SHIFT - 3))
+                for f in range(2 if signed else 1):  # the two fits of the linear predictor
+                    acc = (
+                        linear[f, 0] * (N - W) + linear[f, 1] * (NW - W) + linear[f, 2] * (NE - W)
+                        + linear[f, 3] * (WW - W) + linear[f, 4] * (NN - W)
+                        + linear[f, 5] * (NNE - W) + linear[f, 6] * (NWW - W)
+                        + linear[f, 7] * (NNW - W) + linear[f, 8] * (NEE - W)
+                        + linear[f, 9] * (WWW - W)
+                    )  # fmt: skip
+                    preds[6 if f == 0 else 14] = 8 * W + (acc >> (LINEAR_SHIFT - 3))
                 if has_ref:
                     R = ref[i, j]
                     RW = ref[i, j - 1] if j > 0 else (ref[i - 1, j] if i > 0 else R)

@@ -60,7 +60,7 @@ class PhotoModel:
         for kind in (LUMA, CHROMA):
             planes = [p.values for im in images for p in to_planes(im) if p.kind == kind]
             if planes:
-                linear[kind] = _least_squares(planes)
+                linear[kind] = _least_squares(planes)[0]
         model = cls(linear)
         counts = np.zeros(model.prior.shape, np.int64)
         from latentzip.photos.codec import tiles_of
@@ -131,14 +131,16 @@ def _features(plane: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def fit_linear(plane: np.ndarray) -> np.ndarray:
-    """The linear predictor's coefficients fitted to one plane (exactly what is stored)."""
+    """The linear predictor's two fits to one plane (exactly what is stored)."""
     return _least_squares([plane])
 
 
 def _least_squares(planes: list) -> np.ndarray:
-    """Coefficients minimising the (once reweighted) squared error over ``planes``; the
-    normal equations are summed plane by plane, so memory does not grow with the collection."""
+    """(2, N_LINEAR) coefficients: those minimising the once reweighted squared error over
+    ``planes`` (edges count less), then the plain least-squares ones; the normal equations
+    are summed plane by plane, so memory does not grow with the collection."""
     a = np.zeros(kernel.N_LINEAR)
+    fits = []
     for reweight in (False, True):
         gram = np.zeros((kernel.N_LINEAR, kernel.N_LINEAR))
         xty = np.zeros(kernel.N_LINEAR)
@@ -151,9 +153,11 @@ def _least_squares(planes: list) -> np.ndarray:
             xty += xw.T @ y
             n += len(y)
         if n < 4 * kernel.N_LINEAR:
-            return np.zeros(kernel.N_LINEAR, np.int64)
+            return np.zeros((2, kernel.N_LINEAR), np.int64)
         a = np.linalg.solve(gram + 1e-6 * n * np.eye(kernel.N_LINEAR), xty)
-    return np.clip(np.round(a * (1 << kernel.LINEAR_SHIFT)), -(2**12), 2**12).astype(np.int64)
+        fits.insert(0, a)
+    fixed = np.round(np.stack(fits) * (1 << kernel.LINEAR_SHIFT))
+    return np.clip(fixed, -(2**12), 2**12).astype(np.int64)
 
 
 def _normalise(counts: np.ndarray) -> np.ndarray:
