@@ -53,9 +53,9 @@ class TrainConfig:
     ``ramp_epochs``: Co-teaching's forget-rate ramp; ``decay_start``: from this epoch on
     (0-based) the learning rate falls linearly, ``lr * (epochs - epoch) / (epochs -
     decay_start)``, and Adam's ``beta1`` drops to 0.1, as in Han et al.'s code (``None``:
-    constant); ``finetune_epochs`` and
-    ``finetune_lr``: the second stage (constant rate); ``threads``: torch CPU threads (1 is
-    much faster than 2 on a shared machine, where busy-waiting threads stall each other).
+    constant); ``finetune_epochs`` and ``finetune_lr``: the second stage (constant rate);
+    ``threads``: torch CPU threads (1 is much faster than 2 on a shared machine, where
+    busy-waiting threads stall each other).
     """
 
     arch: str = "mlp"

@@ -116,30 +116,42 @@ def _choose(model: PhotoModel, tile: np.ndarray, tops: list) -> tuple[int, list,
     crop = np.ascontiguousarray(crop)
     best = None
     scale = tile.shape[0] * tile.shape[1] / (crop.shape[0] * crop.shape[1])
+    firsts: list = []  # (values, choice) of first planes tried: transforms 1 and 2 share G
     for rct in RCTS if tile.shape[2] >= 3 else (0,):
         luma = luma_tokens = None
         bits, hows, owns = 0.0, [], []
         for p in to_planes(crop, tops, rct):
-            own = p.values.size * scale >= _OWN_PREDICTOR
-            model_linear = _model_linear(model, p.kind)
-            linear = fit_linear(p.values) if own else model_linear
-            trials = []
-            for k, how in enumerate(_HOWS):
-                tokens, _, f = _code_plane(model, p, luma, luma_tokens, linear, how)
-                trials.append((_cost(f), k, tokens))
-            cost, k, tokens = min(trials, key=lambda t: t[:2])
-            if own:  # its coefficients must pay for themselves over the whole tile
-                _, _, f = _code_plane(model, p, luma, luma_tokens, model_linear, _HOWS[k])
-                own = (_cost(f) - cost) * scale > 8 * _OWN_BYTES
-                cost = cost if own else _cost(f)
+            seen = [c for v, c in firsts if luma is None and np.array_equal(v, p.values)]
+            choice = seen[0] if seen else _choose_plane(model, p, luma, luma_tokens, scale)
+            if luma is None and not seen:
+                firsts.append((p.values, choice))
+            cost, how, own, tokens = choice
             bits += cost
-            hows.append(_HOWS[k])
+            hows.append(how)
             owns.append(own)
             if luma is None:
                 luma, luma_tokens = p.values, tokens
         if best is None or bits < best[0]:
             best = (bits, rct, hows, owns)
     return best[1], best[2], best[3]
+
+
+def _choose_plane(model: PhotoModel, p, luma, luma_tokens, scale: float) -> tuple:
+    """(bits, (period, texture), own predictor?, tokens) of the shortest way to code the
+    plane ``p`` of a crop; ``scale``: the tile's pixels per crop pixel."""
+    own = p.values.size * scale >= _OWN_PREDICTOR
+    model_linear = _model_linear(model, p.kind)
+    linear = fit_linear(p.values) if own else model_linear
+    trials = []
+    for k, how in enumerate(_HOWS):
+        tokens, _, f = _code_plane(model, p, luma, luma_tokens, linear, how)
+        trials.append((_cost(f), k, tokens))
+    cost, k, tokens = min(trials, key=lambda t: t[:2])
+    if own:  # its coefficients must pay for themselves over the whole tile
+        _, _, f = _code_plane(model, p, luma, luma_tokens, model_linear, _HOWS[k])
+        own = (_cost(f) - cost) * scale > 8 * _OWN_BYTES
+        cost = cost if own else _cost(f)
+    return cost, _HOWS[k], own, tokens
 
 
 def _code_plane(model, p, luma, luma_tokens, linear, how, mode=kernel.ENCODE, counts=None):
