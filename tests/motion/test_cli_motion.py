@@ -22,8 +22,9 @@ def folder(tmp_path_factory):
     root = tmp_path_factory.mktemp("clips")
     (root / "style").mkdir()
     (root / "content").mkdir()
-    for i, name in enumerate(["style/calm-1.bvh", "style/wild-1.bvh", "style/wild_2.bvh"]):
-        save_bvh(toy_motion(80, seed=i).to_bvh(), root / name)
+    clips = [("style/calm-1.bvh", 110), ("style/wild-1.bvh", 110), ("style/wild_2.bvh", 60)]
+    for i, (name, frames) in enumerate(clips):
+        save_bvh(toy_motion(frames, seed=i).to_bvh(), root / name)
     save_bvh(toy_motion(80, seed=9).to_bvh(), root / "content/act.bvh")
     return root
 
@@ -40,6 +41,9 @@ def test_build_splits_every_clip(folder):
     data = build(folder)
     assert data.styles == ["calm", "wild"]
     assert sorted(np.unique(data.test_style.clip).tolist()) == [0, 1, 2]
+    # long clips lend their tail; a short one is held out whole, its style training elsewhere
+    assert data.roles == {"calm-1": "split", "wild-1": "split", "wild_2": "test", "act": "split"}
+    assert 2 not in data.train.clip
     assert len(data.test_content) > 0
     # held-out windows come from the end: the train part never reaches the last window
     assert data.train.x.shape[1:] == data.test_style.x.shape[1:] == (32, data.dim)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
+import torch
 
 from latentzip.errors import DataError, ModelError
 from latentzip.motion.model import GenMoStyle, RootModel, StyleClassifier, StyleConfig
@@ -109,3 +112,39 @@ def test_classifier_and_root_regressor_learn(toy_data):
     err = np.abs(root.restore(y)[..., :4] - y[..., :4]).mean()
     assert err < 0.25 * np.abs(y[..., :4]).mean()
     assert np.array_equal(root.restore(y)[..., 4:], y[..., 4:])
+
+
+def test_prior_components_sit_on_each_styles_training_codes(model, toy_data):
+    x, lab, _ = toy_data
+    for k in (0, 1):
+        mu, _ = model.style_codes(x[lab == k])
+        mean = model.net_.prior[k].detach().numpy()
+        var = model.net_.prior_logvar[k].detach().exp().numpy()
+        assert np.allclose(mean, mu.mean(0), atol=1e-5)
+        assert np.allclose(var, mu.var(0) + 1e-4, rtol=1e-4)
+    z = model.prior_codes(np.zeros(4000, dtype=int), seed=1)
+    assert np.allclose(z.mean(0), model.net_.prior[0].detach().numpy(), atol=0.1)
+    assert np.array_equal(z, model.prior_codes(np.zeros(4000, dtype=int), seed=1))
+    # unlabelled: the content prior N(0, I)
+    z = model.prior_codes(np.full(4000, -1), seed=2)
+    assert np.allclose(z.mean(0), 0, atol=0.1) and np.allclose(z.std(0), 1, atol=0.1)
+    with pytest.raises(DataError):
+        model.prior_codes(np.array([2]))
+
+
+def test_unlabelled_samples_mix_the_styles_components(model, toy_data):
+    """Prior sampling without a label draws each code from one style's component."""
+    m = copy.deepcopy(model)
+    with torch.no_grad():
+        m.net_.prior[0], m.net_.prior[1] = 5.0, -5.0
+        m.net_.prior_logvar[:] = -6.0
+    codes = []
+    m.generate = lambda x, z, label=None: codes.append((z, label)) or x
+    m.sample(toy_data[0][:4], 40, seed=0)
+    z = np.concatenate([c[0] for c in codes]).mean(axis=1)
+    assert np.all(np.abs(np.abs(z) - 5.0) < 0.5)
+    assert (z > 0).sum() > 40 and (z < 0).sum() > 40  # both components, about half each
+    assert all(c[1] is None for c in codes)  # the generator is not told the style
+    codes.clear()
+    m.sample(toy_data[0][:4], 10, seed=0, label=1)
+    assert np.all(np.abs(np.concatenate([c[0] for c in codes]) + 5.0) < 0.5)

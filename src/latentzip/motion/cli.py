@@ -1,11 +1,11 @@
 """``latentzip motion``: motion stylization in latent space (GenMoStyle).
 
-latentzip motion train ../shared/data/motion/m21 -o motion.pt
+latentzip motion train ../shared/data/motion/m21 ../shared/data/motion/xia-test -o motion.pt
 latentzip motion stylize motion.pt content.bvh --style old -o old.bvh --gif old.gif
 latentzip motion stylize motion.pt content.bvh --reference ref.bvh -o out.bvh
 latentzip motion stylize motion.pt content.bvh --samples 3 --seed 1 -o prior.bvh
 latentzip motion render a.bvh b.bvh -o ab.gif
-latentzip motion evaluate motion.pt ../shared/data/motion/m21
+latentzip motion evaluate motion.pt ../shared/data/motion/m21 ../shared/data/motion/xia-test
 """
 
 from __future__ import annotations
@@ -147,7 +147,12 @@ def add_motion_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParse
     verbs = p.add_subparsers(dest="motion_verb", required=True)
 
     t = verbs.add_parser("train", help="train autoencoder, style model, root regressor")
-    t.add_argument("data", help="folder with style/*.bvh (+ content/*.bvh), or flat style clips")
+    t.add_argument(
+        "data",
+        nargs="+",
+        help="folders with style/*.bvh (+ content/*.bvh), or flat style clips; all go onto "
+        "the first clip's skeleton",
+    )
     t.add_argument("-o", "--output", required=True, help="model file to write")
     t.add_argument("--space", choices=["latent", "pose"], default="latent")
     t.add_argument("--epochs", type=int, help="style-model epochs")
@@ -181,7 +186,7 @@ def add_motion_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParse
 
     e = verbs.add_parser("evaluate", help="metrics of a trained model on a data folder")
     e.add_argument("model")
-    e.add_argument("data")
+    e.add_argument("data", nargs="+", help="the folders the model was trained on")
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--threads", type=int, default=2)
     e.set_defaults(func=_evaluate)

@@ -1,17 +1,21 @@
-"""Style and content clips -> normalised feature windows, with a held-out end of every clip.
+"""Style and content clips -> normalised feature windows, split by clip.
 
 A folder such as ``../shared/data/motion/m21`` holds ``style/*.bvh`` (the style label is the
 file name up to a ``-`` or ``_``: ``OLD-2.bvh`` -> ``old``, ``angry_13_000.bvh`` -> ``angry``)
 and optionally ``content/*.bvh`` (unlabelled actions); a flat folder of style clips (Xia) works
-too. Every clip is resampled to about ``fps``, moved onto the first style clip's skeleton
-(same joint tree required; local rotations are kept and the root path is scaled by the body
-heights, so that content clips from other actors share the style actor's bones), and cut into
+too, and several folders can be combined (one actor or capture set each). Every clip goes onto
+the first style clip's skeleton (:func:`retarget`: the same joint tree, or a finer one such as
+the Xia clips' 31-joint CMU skeleton onto m21's 21 joints; the root path is scaled by the body
+heights), is resampled to about ``fps`` (the frames the resampling skips give the same clip
+again from another phase: more training windows, never held-out ones), and is cut into
 features (:mod:`latentzip.motion.features`).
 
-The last ``holdout`` fraction of every clip (at least one window) is held out for evaluation;
-training windows come from the rest, plus their mirror images. Statistics for the
-z-normalisation are computed on the training windows of that skeleton only
-(:class:`Normalizer`, keyed by :meth:`Skeleton.signature`).
+Split by clip, so that no held-out frame is ever trained on: a style clip of at least three
+windows (content: two) trains on its head and holds out its tail (the last ``holdout``
+fraction, at least one window); a shorter clip is held out whole when another clip of the same
+style and source trains, and trains whole otherwise (``MotionData.roles``). Training windows
+come with their mirror images. Statistics for the z-normalisation are computed on the training
+windows (:class:`Normalizer`).
 
 >>> from latentzip.motion.synthetic import toy_motion
 >>> w = windows(np.zeros((70, 5)), 32, 16)
@@ -51,12 +55,41 @@ def windows(features: np.ndarray, window: int, stride: int) -> np.ndarray:
 
 
 def retarget(motion: Motion, skeleton: Skeleton) -> Motion:
-    """Put ``motion`` on ``skeleton`` (same joint tree): keep local rotations, scale the root."""
+    """Put ``motion`` on ``skeleton``: keep rotations, scale the root path by the body heights.
+
+    The source tree must be the target's, or a finer one that holds every target joint under
+    the same name with the same nearest kept ancestor (the 31-joint CMU skeleton of the Xia
+    clips onto the 21-joint m21 one). Joints the target lacks are folded into their children:
+    every kept joint keeps its global rotation, which is exact where the dropped joints have
+    zero offsets, as in CMU's.
+    """
     src = motion.skeleton
-    if src.names != skeleton.names or not np.array_equal(src.parents, skeleton.parents):
-        raise DataError("retargeting needs the same joint names and tree")
     scale = body_height(skeleton) / body_height(src)
-    return Motion(skeleton, motion.root * scale, motion.rotations, motion.fps)
+    if src.names == skeleton.names and np.array_equal(src.parents, skeleton.parents):
+        return Motion(skeleton, motion.root * scale, motion.rotations, motion.fps)
+    keep = _kept_joints(src, skeleton)
+    grot = motion.global_transforms()[0][:, keep]
+    rot = grot.copy()
+    for j, p in enumerate(skeleton.parents.tolist()):
+        if p >= 0:
+            rot[:, j] = np.swapaxes(grot[:, p], -1, -2) @ grot[:, j]
+    return Motion(skeleton, motion.root * scale, rot, motion.fps)
+
+
+def _kept_joints(src: Skeleton, dst: Skeleton) -> list[int]:
+    """Indices in ``src`` of ``dst``'s joints, checking that the trees agree."""
+    missing = [n for n in dst.names if n not in src.names]
+    if missing:
+        raise DataError(f"retargeting needs the target's joints in the source; missing {missing}")
+    keep = [src.names.index(n) for n in dst.names]
+    kept = set(keep)
+    for j, p in enumerate(dst.parents.tolist()):
+        a = int(src.parents[keep[j]])
+        while a >= 0 and a not in kept:
+            a = int(src.parents[a])
+        if (p < 0) != (a < 0) or (p >= 0 and a != keep[p]):
+            raise DataError(f"retargeting: joint {dst.names[j]} hangs elsewhere in the source")
+    return keep
 
 
 @dataclass(frozen=True)
@@ -89,9 +122,14 @@ class Normalizer:
 
 @dataclass(frozen=True)
 class Clip:
+    """A resampled clip; ``phases`` are the same clip resampled from frames 1 .. k-1 (the
+    frames the resampling skipped), which only ever add training windows."""
+
     name: str
     label: str | None
     motion: Motion
+    phases: tuple[Motion, ...] = ()
+    source: str = ""  # the folder it came from (one actor / capture set)
 
 
 @dataclass(frozen=True)
@@ -101,10 +139,11 @@ class DataConfig:
     fps: float = 30.0
     window: int = 32
     holdout: float = 0.25
-    style_stride: int = 2
+    style_stride: int = 4  # with ``phases``, as many windows as stride 2 without
     content_stride: int = 8
     eval_stride: int = 8
     mirror: bool = True
+    phases: bool = True
 
 
 @dataclass
@@ -137,37 +176,53 @@ class MotionData:
     test_content: WindowSet
     config: DataConfig
     stats: dict[str, Normalizer]
+    roles: dict[str, str] = field(default_factory=dict)  # clip name -> split / train / test / skip
 
     @property
     def dim(self) -> int:
         return int(self.train.x.shape[-1])
 
 
-def load_clips(folder: str | Path, fps: float = 30.0) -> tuple[list[Clip], list[Clip]]:
-    """Style clips (labelled) and content clips (label None), resampled and retargeted."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise DataError(f"{folder}: not a folder of BVH clips")
-    style_dir = folder / "style" if (folder / "style").is_dir() else folder
-    style_files = sorted(style_dir.glob("*.bvh"))
-    content_files = sorted((folder / "content").glob("*.bvh")) if style_dir != folder else []
-    if not style_files:
-        raise DataError(f"{style_dir}: no .bvh style clips")
+def load_clips(
+    folders: str | Path | list[str | Path], fps: float = 30.0
+) -> tuple[list[Clip], list[Clip]]:
+    """Style clips (labelled) and content clips (label None), resampled and retargeted.
+
+    Several folders may be given: every clip goes onto the first style clip's skeleton; a clip
+    on a skeleton that cannot be retargeted there (see :func:`retarget`) is skipped.
+    """
+    folders = [folders] if isinstance(folders, (str, Path)) else list(folders)
+    style_files, content_files = [], []
+    for folder in map(Path, folders):
+        if not folder.is_dir():
+            raise DataError(f"{folder}: not a folder of BVH clips")
+        style_dir = folder / "style" if (folder / "style").is_dir() else folder
+        found = sorted(style_dir.glob("*.bvh"))
+        if not found:
+            raise DataError(f"{style_dir}: no .bvh style clips")
+        style_files += [(f, folder.name) for f in found]
+        if style_dir != folder:
+            content_files += [(f, folder.name) for f in sorted((folder / "content").glob("*.bvh"))]
     seen: set[str] = set()
     style, content = [], []
     ref: Skeleton | None = None
     for files, out, labelled in ((style_files, style, True), (content_files, content, False)):
-        for f in files:
+        for f, source in files:
             bvh = read_bvh(f)
             digest = hashlib.sha1(bvh.values.tobytes()).hexdigest()
             if digest in seen:  # e.g. hop.bvh == jump.bvh
                 continue
             seen.add(digest)
-            m = bvh.to_motion().downsample(fps)
-            ref = ref or m.skeleton
-            if m.skeleton.signature() != ref.signature():
+            full = bvh.to_motion()
+            ref = ref or full.skeleton
+            try:
+                full = retarget(full, ref)
+            except DataError:
                 continue  # another skeleton: keep statistics apart, skip here
-            out.append(Clip(f.stem, style_label(f) if labelled else None, retarget(m, ref)))
+            k = full.downsample_step(fps)
+            m, *phases = (full.downsample(fps, p) for p in range(k))
+            label = style_label(f) if labelled else None
+            out.append(Clip(f.stem, label, m, tuple(phases), source))
     return style, content
 
 
@@ -177,29 +232,60 @@ def _split(n: int, holdout: float, window: int) -> int:
     return max(n - tail, 0)
 
 
-def build(folder: str | Path, config: DataConfig | None = None) -> MotionData:
-    """Load a folder (see the module docstring) and cut train / held-out windows."""
+def _role(n: int, window: int, key: tuple[str | None, str], trained: set) -> str:
+    """How an n-row clip is used: ``split`` (train head, held-out tail) when it holds three
+    windows (two for unlabelled content), else whole: for ``test`` if another clip of the same
+    style and source (``key``) trains, else for ``train``; ``skip`` if it has no full window."""
+    if n < window:
+        return "skip"
+    if n >= (3 if key[0] else 2) * window:
+        return "split"
+    return "test" if key[0] and key in trained else "train"
+
+
+def build(folders: str | Path | list[str | Path], config: DataConfig | None = None) -> MotionData:
+    """Load folders (see the module docstring) and cut train / held-out windows."""
     cfg = config or DataConfig()
-    style_clips, content_clips = load_clips(folder, cfg.fps)
+    style_clips, content_clips = load_clips(folders, cfg.fps)
     styles = sorted({c.label for c in style_clips if c.label})
     names: list[str] = []
+    roles: dict[str, str] = {}
+    trained: set[tuple[str | None, str]] = set()
     parts: dict[str, list] = {"train": [], "test_style": [], "test_content": []}
-    for c in style_clips + content_clips:
+    # long clips first, so that a short one is held out whole when its style trains elsewhere
+    long = 3 * cfg.window + 1
+    by_length = sorted(style_clips, key=lambda c: (c.motion.n_frames < long, -c.motion.n_frames))
+    for c in by_length + content_clips:
+        feats = motion_features(c.motion)
+        role = _role(len(feats), cfg.window, (c.label, c.source), trained)
+        roles[c.name] = role
+        if role == "skip":
+            continue
         names.append(c.name)
         cid = len(names) - 1
         lab = styles.index(c.label) if c.label else -1
-        feats = motion_features(c.motion)
-        cut = _split(len(feats), cfg.holdout, cfg.window)
+        cut = {"split": _split(len(feats), cfg.holdout, cfg.window), "train": len(feats)}
+        cut = cut.get(role, 0)
         stride = cfg.style_stride if c.label else cfg.content_stride
-        train = [windows(feats[:cut], cfg.window, stride)]
-        if cfg.mirror and cut > cfg.window:
-            mir = motion_features(c.motion.slice(0, cut + 1).mirror())
-            train.append(windows(mir, cfg.window, stride))
-        test = windows(feats[cut:], cfg.window, cfg.eval_stride)
-        tr = np.concatenate(train)
-        parts["train"].append((tr, np.full(len(tr), lab), np.full(len(tr), cid)))
-        key = "test_style" if c.label else "test_content"
-        parts[key].append((test, np.full(len(test), lab), np.full(len(test), cid)))
+        if cut >= cfg.window:
+            trained.add((c.label, c.source))
+            train = [windows(feats[:cut], cfg.window, stride)]
+            # the other phases end a frame earlier: their last row must not reach the tail
+            heads = [c.motion.slice(0, cut + 1)]
+            heads += [p.slice(0, cut) for p in c.phases if cfg.phases] if role == "split" else []
+            heads += [p for p in c.phases if cfg.phases] if role == "train" else []
+            for head in heads[1:]:
+                train.append(windows(motion_features(head), cfg.window, stride))
+            if cfg.mirror:
+                for head in heads:
+                    mir = motion_features(head.mirror())
+                    train.append(windows(mir, cfg.window, stride))
+            tr = np.concatenate(train)
+            parts["train"].append((tr, np.full(len(tr), lab), np.full(len(tr), cid)))
+        if cut < len(feats):
+            test = windows(feats[cut:], cfg.window, cfg.eval_stride)
+            key = "test_style" if c.label else "test_content"
+            parts[key].append((test, np.full(len(test), lab), np.full(len(test), cid)))
 
     def stack(key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         items = parts[key]
@@ -210,7 +296,7 @@ def build(folder: str | Path, config: DataConfig | None = None) -> MotionData:
 
     train_x, _train_l, _train_c = stack("train")
     if len(train_x) == 0:
-        raise DataError(f"{folder}: clips too short for {cfg.window}-frame windows")
+        raise DataError(f"{folders}: clips too short for {cfg.window}-frame windows")
     sk = style_clips[0].motion.skeleton
     norm = Normalizer.fit(train_x)
 
@@ -228,6 +314,7 @@ def build(folder: str | Path, config: DataConfig | None = None) -> MotionData:
         test_content=ws("test_content"),
         config=cfg,
         stats={sk.signature(): norm},
+        roles=roles,
     )
 
 

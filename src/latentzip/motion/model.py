@@ -10,7 +10,13 @@ Training has two stages::
     r_i  = G(c_i, z_i)            -> |r_i - h_i| + |dec(r_i) - x_i|          (reconstruction)
     r3   = G(c_2, z_3)            content of 2 in the style of 3
     rr2  = G(E_c(r3), z_2) ~ h2,  rr3 = G(c_3, z(E_s(r3))) ~ h3               (cycle)
-    KL(q_i || N(0, I)) and KL(q_1 || q_2)                           (prior, homo-style alignment)
+    KL(q_i || p(z | label_i)) and KL(q_1 || q_2)                    (prior, homo-style alignment)
+
+The style prior is a mixture with one learned Gaussian per style, p(z | k) = N(m_k, diag s_k^2)
+(N(0, I) for unlabelled content); after training each component is refit to the posterior
+means of its style's training windows, so that sampled codes land where the generator has
+seen codes. By label: z ~ p(z | k), label given to the generator; prior sampling: k uniform,
+z ~ p(z | k), no label; by reference: z = the reference's posterior mean.
 
 ``space="pose"`` is the ablation the paper argues against: the same encoders, generator and
 losses on the normalised pose features directly (``StyleNet(down=2)``, no autoencoder).
@@ -65,6 +71,8 @@ class StyleConfig:
     w_kl: float = 0.1
     w_homo: float = 0.01
     label_dropout: float = 0.3
+    prior_scale: float = 1.0
+    temperature: float = 1.0
     seed: int = 0
 
     @classmethod
@@ -76,10 +84,6 @@ class StyleConfig:
     @classmethod
     def quick(cls, **kw) -> StyleConfig:
         return cls(**{**dict(ae_epochs=15, epochs=15), **kw})
-
-
-def _kl_unit(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    return 0.5 * (logvar.exp() + mu**2 - logvar - 1).mean()
 
 
 def _kl(mu1, logvar1, mu2, logvar2) -> torch.Tensor:
@@ -135,11 +139,18 @@ class GenMoStyle:
         else:
             self.ae_ = None
             in_ch, down = self.dim_, 2
-        self.net_ = StyleNet(in_ch, cfg.hidden, cfg.content_ch, cfg.style_dim, self.n_styles, down)
+        self.net_ = self._net(in_ch, down)
         self._fit_style(x, labels, clips, progress)
         self.net_.eval()
+        self._refit_prior(x, labels)
         self.fit_seconds_ = time.perf_counter() - start
         return self
+
+    def _net(self, in_ch: int, down: int) -> StyleNet:
+        c = self.config
+        return StyleNet(
+            in_ch, c.hidden, c.content_ch, c.style_dim, self.n_styles, down, 2, c.prior_scale
+        )
 
     def _front(self, x: torch.Tensor) -> torch.Tensor:
         if self.ae_ is None:
@@ -167,10 +178,10 @@ class GenMoStyle:
                 if len(idx) < 2:
                     continue
                 partner = np.array([rng.choice(members[clips[i]]) for i in idx])
-                lab = torch.as_tensor(labels[idx])
+                true = torch.as_tensor(labels[idx])
                 drop = torch.rand(len(idx), generator=gen) < cfg.label_dropout
-                lab = torch.where(drop, torch.full_like(lab, -1), lab)
-                losses = self._losses(X[idx], X[partner], lab, gen)
+                lab = torch.where(drop, torch.full_like(true, -1), true)
+                losses = self._losses(X[idx], X[partner], lab, true, gen)
                 total = sum(w * losses[k] for k, w in self._weights().items())
                 opt.zero_grad()
                 total.backward()
@@ -183,6 +194,21 @@ class GenMoStyle:
             for k, v in sums.items():
                 self.history_.setdefault(k, []).append(v / max(count, 1))
 
+    @torch.no_grad()
+    def _refit_prior(self, x: np.ndarray, labels: np.ndarray) -> None:
+        """Fit each style's prior component to that style's training codes (posterior means,
+        label not given): samples then land where the generator has seen codes (ex-post
+        density estimation, Ghosh et al., ICLR 2020)."""
+        for k in range(self.n_styles):
+            sel = np.flatnonzero(labels == k)
+            if len(sel) < 2:
+                continue
+            mu = np.concatenate(
+                [self.style_codes(x[b])[0] for b in np.array_split(sel, 1 + len(sel) // 256)]
+            )
+            self.net_.prior[k] = torch.as_tensor(mu.mean(0))
+            self.net_.prior_logvar[k] = torch.as_tensor(np.log(mu.var(0) + 1e-4))
+
     def _weights(self) -> dict[str, float]:
         c = self.config
         w = {"rec_pose": c.w_pose, "cycle_pose": c.w_cycle * c.w_pose, "content": c.w_content}
@@ -191,7 +217,9 @@ class GenMoStyle:
             w |= {"rec_latent": c.w_latent, "cycle_latent": c.w_cycle * c.w_latent}
         return w
 
-    def _losses(self, x1, x2, lab, gen) -> dict[str, torch.Tensor]:
+    def _losses(self, x1, x2, lab, true, gen) -> dict[str, torch.Tensor]:
+        """Losses of one batch; ``lab`` is what the nets see (some dropped to -1), ``true``
+        the labels that choose each code's prior."""
         net = self.net_
 
         def sample(mu, logvar):
@@ -205,6 +233,7 @@ class GenMoStyle:
         r2 = net.generate(c2, sample(mu2, lv2), lab)
         perm = torch.roll(torch.arange(len(x1)), 1)  # batches are shuffled already
         h3, lab3, x3 = h2[perm], lab[perm], x2[perm]
+        pm, plv = net.prior_params(true)
         r3 = net.generate(c2, sample(mu2[perm], lv2[perm]), lab3)
         c4 = net.content(r3)
         mu4, lv4 = net.style(r3, lab3)
@@ -215,7 +244,9 @@ class GenMoStyle:
             "cycle_pose": F.smooth_l1_loss(self._back(rr2), x2)
             + F.smooth_l1_loss(self._back(rr3), x3),
             "content": F.smooth_l1_loss(c4, c2.detach()),
-            "kl": _kl_unit(mu1, lv1) + _kl_unit(mu2, lv2) + _kl_unit(mu4, lv4),
+            "kl": _kl(mu1, lv1, pm, plv)
+            + _kl(mu2, lv2, pm, plv)
+            + _kl(mu4, lv4, pm[perm], plv[perm]),
             "homo": _kl(mu1, lv1, mu2, lv2),
         }
         if self.ae_ is not None:
@@ -272,12 +303,32 @@ class GenMoStyle:
         return self.sample(x, 1, seed=seed, label=label)[0]
 
     def sample(self, x: np.ndarray, n: int, seed: int = 0, label=None) -> np.ndarray:
-        """``n`` stylizations (n, N, T, D) of every window with codes from N(0, I)."""
+        """``n`` stylizations (n, N, T, D) of every window with codes from the style prior.
+
+        With a ``label`` the codes come from that style's component N(prior[label], I); without
+        one from the mixture of all styles' components (a style drawn uniformly per output).
+        """
         if n < 1:
             raise DataError(f"n must be >= 1, got {n}")
+        lab = self._labels(label, len(self._ready(x)))
         gen = torch.Generator().manual_seed(int(seed))
-        z = torch.randn((n, len(x), self.config.style_dim), generator=gen).numpy()
+        if label is None or np.all(np.asarray(label) < 0):
+            lab = torch.randint(0, max(self.n_styles, 1), (n * len(x),), generator=gen)
+        else:
+            lab = lab.repeat(n)
+        z = self.prior_codes(lab.numpy(), generator=gen).reshape(n, len(x), -1)
         return np.stack([self.generate(x, z[i], label) for i in range(n)])
+
+    @torch.no_grad()
+    def prior_codes(self, labels, seed: int = 0, *, generator=None) -> np.ndarray:
+        """Style codes (N, Z) drawn from p(z | label) for every label (-1: N(0, I))."""
+        lab = self._labels(labels, len(np.atleast_1d(labels)))
+        gen = generator or torch.Generator().manual_seed(int(seed))
+        eps = torch.randn((len(lab), self.config.style_dim), generator=gen)
+        if not hasattr(self, "net_"):
+            raise ModelError("the model is not trained; call fit() or load one")
+        mean, logvar = self.net_.prior_params(lab)
+        return (mean + self.config.temperature * eps * (0.5 * logvar).exp()).numpy()
 
     # -- persistence ------------------------------------------------------------------------
     def state(self) -> dict:
@@ -296,7 +347,7 @@ class GenMoStyle:
             m = cls(cfg, int(state["n_styles"]))
             m.dim_ = int(state["dim"])
             in_ch, down = (cfg.latent, 0) if cfg.space == "latent" else (m.dim_, 2)
-            m.net_ = StyleNet(in_ch, cfg.hidden, cfg.content_ch, cfg.style_dim, m.n_styles, down)
+            m.net_ = m._net(in_ch, down)
             m.net_.load_state_dict(state["net"])
             m.ae_ = None
             if state["ae"] is not None:

@@ -100,6 +100,7 @@ class StyleNet(nn.Module):
         n_labels: int = 0,
         down: int = 0,
         n_blocks: int = 2,
+        prior_scale: float = 1.0,
     ):
         super().__init__()
         self.n_labels, self.style_dim, self.down = n_labels, style_dim, down
@@ -131,6 +132,10 @@ class StyleNet(nn.Module):
             _act(),
             nn.Linear(hidden, 4 * hidden * n_blocks),
         )
+        # p(z | label) = N(prior[label], exp(prior_logvar[label])), learned; unlabelled windows
+        # keep N(0, I)
+        self.prior = nn.Parameter(torch.randn(n_labels, style_dim) * prior_scale)
+        self.prior_logvar = nn.Parameter(torch.zeros(n_labels, style_dim))
         self.gen_in = nn.Conv1d(content_ch, hidden, 3, padding=1)
         ups: list[nn.Module] = []
         for _ in range(down):
@@ -142,6 +147,16 @@ class StyleNet(nn.Module):
             label = torch.full((n,), -1, dtype=torch.long)
         idx = torch.where(label < 0, torch.full_like(label, self.n_labels), label)
         return F.one_hot(idx.long(), self.n_labels + 1).float()
+
+    def prior_params(self, label: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean and log-variance (N, Z) of p(z | label); N(0, I) where the label is -1."""
+        zero = torch.zeros(len(label), self.style_dim)
+        if not self.n_labels:
+            return zero, zero
+        idx = label.long().clamp(min=0)
+        known = (label >= 0)[:, None]
+        mean = torch.where(known, self.prior[idx], zero)
+        return mean, torch.where(known, self.prior_logvar[idx].clamp(-6.0, 2.0), zero)
 
     def content(self, x: torch.Tensor) -> torch.Tensor:
         return self.content_net(x)

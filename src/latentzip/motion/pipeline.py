@@ -136,7 +136,8 @@ class Bundle:
         """Stylize ``content`` by a reference motion, by a style label, or from the prior.
 
         With ``reference`` the style code is the reference's posterior mean (``n`` must be 1);
-        otherwise ``n`` codes are drawn from N(0, I), conditioned on ``style`` when given.
+        otherwise ``n`` codes are drawn from the style prior: the component of ``style`` when
+        given, else the mixture of all styles' components.
         """
         x = self.prepare(content)
         lab = self.style_index(style)

@@ -162,13 +162,18 @@ class Motion:
         """Global joint positions (T, J, 3)."""
         return self.global_transforms()[1]
 
-    def downsample(self, fps: float) -> Motion:
-        """Keep every k-th frame so that the rate is closest to ``fps`` (k >= 1)."""
+    def downsample(self, fps: float, phase: int = 0) -> Motion:
+        """Keep every k-th frame from ``phase`` (mod k) so that the rate is closest to ``fps``."""
+        k = self.downsample_step(fps)
+        p = phase % k
+        return Motion(self.skeleton, self.root[p::k], self.rotations[p::k], self.fps / k)
+
+    def downsample_step(self, fps: float) -> int:
+        """The k (>= 1) of :meth:`downsample`."""
         ratio = self.fps / fps if fps > 0 else np.inf
         if not (np.isfinite(ratio) and ratio > 0):  # fps 0, negative, NaN, or absurdly small
             raise DataError(f"cannot resample {self.fps:g} fps motion to {fps} fps")
-        k = max(1, round(ratio))
-        return Motion(self.skeleton, self.root[::k], self.rotations[::k], self.fps / k)
+        return max(1, round(ratio))
 
     def slice(self, start: int, stop: int) -> Motion:
         return Motion(self.skeleton, self.root[start:stop], self.rotations[start:stop], self.fps)
