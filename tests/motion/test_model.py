@@ -97,6 +97,16 @@ def test_state_round_trip(model, toy_data):
     assert np.array_equal(again.sample(x, 2, seed=5, label=1), model.sample(x, 2, seed=5, label=1))
     with pytest.raises(ModelError):
         GenMoStyle.from_state({"config": {}})
+    # a state saved before the per-style prior (no prior in the net, no prior keys in the
+    # config) loads with N(0, I) for every style, as it was trained
+    old = model.state()
+    old["net"] = {k: v for k, v in old["net"].items() if not k.startswith("prior")}
+    old["config"] = {
+        k: v for k, v in old["config"].items() if k not in ("prior_scale", "temperature")
+    }
+    legacy = GenMoStyle.from_state(old)
+    assert not legacy.net_.prior.detach().any() and not legacy.net_.prior_logvar.detach().any()
+    assert legacy.sample(x, 1, seed=0, label=1).shape == (1, *x.shape)
 
 
 def test_classifier_and_root_regressor_learn(toy_data):

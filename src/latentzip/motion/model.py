@@ -348,7 +348,11 @@ class GenMoStyle:
             m.dim_ = int(state["dim"])
             in_ch, down = (cfg.latent, 0) if cfg.space == "latent" else (m.dim_, 2)
             m.net_ = m._net(in_ch, down)
-            m.net_.load_state_dict(state["net"])
+            net = dict(state["net"])
+            if "prior" not in net:  # saved before the per-style prior: N(0, I) for every style
+                net["prior"] = torch.zeros_like(m.net_.prior)
+                net["prior_logvar"] = torch.zeros_like(m.net_.prior_logvar)
+            m.net_.load_state_dict(net)
             m.ae_ = None
             if state["ae"] is not None:
                 m.ae_ = MotionAE(m.dim_, cfg.hidden, cfg.latent)
