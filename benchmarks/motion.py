@@ -2,7 +2,7 @@
 stylization in the autoencoder's latent space against the same networks and losses in pose
 space, 3 seeds. Guo et al., "Generative Human Motion Stylization in Latent Space", ICLR 2024.
 
-    flock /tmp/lz-heavy.lock python benchmarks/motion.py            # ~30 min on 2 cores
+    flock /tmp/lz-heavy.lock python benchmarks/motion.py            # ~25 min on 2 cores
     python benchmarks/motion.py --quick                             # ~2 min smoke run
 
 Data: the m21 walking styles (one actor, 60 fps) and content clips, and the Xia clips (another

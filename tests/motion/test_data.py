@@ -129,3 +129,16 @@ def test_m21_and_xia_share_one_skeleton():
     assert {"angry", "sexy", "neutral", "zombie"} <= set(data.styles)
     assert data.roles["sexy_01_001"] == "test" and data.roles["angry_13_000"] == "train"
     assert set(data.roles.values()) <= {"split", "train", "test", "skip"}
+
+
+def test_clips_on_another_skeleton_are_skipped_with_a_warning(tmp_path):
+    for d in ("a", "b"):
+        (tmp_path / d).mkdir()
+    save_bvh(toy_motion(200, seed=0).to_bvh(), tmp_path / "a" / "calm-1.bvh")
+    m = toy_motion(200, seed=1)
+    sk = m.skeleton
+    other = Skeleton(["Root", *sk.names[1:]], sk.parents, sk.offsets, sk.channels, sk.end_sites)
+    save_bvh(Motion(other, m.root, m.rotations, m.fps).to_bvh(), tmp_path / "b" / "wild-1.bvh")
+    with pytest.warns(UserWarning, match="wild-1.bvh: skipped"):
+        data = build([tmp_path / "a", tmp_path / "b"])
+    assert data.styles == ["calm"] and "wild-1" not in data.roles

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -217,8 +218,11 @@ def load_clips(
             ref = ref or full.skeleton
             try:
                 full = retarget(full, ref)
-            except DataError:
-                continue  # another skeleton: keep statistics apart, skip here
+            except DataError as exc:  # another skeleton: keep statistics apart, skip here
+                warnings.warn(
+                    f"{f}: skipped, not on the first clip's skeleton ({exc})", stacklevel=2
+                )
+                continue
             k = full.downsample_step(fps)
             m, *phases = (full.downsample(fps, p) for p in range(k))
             label = style_label(f) if labelled else None

@@ -305,8 +305,9 @@ class GenMoStyle:
     def sample(self, x: np.ndarray, n: int, seed: int = 0, label=None) -> np.ndarray:
         """``n`` stylizations (n, N, T, D) of every window with codes from the style prior.
 
-        With a ``label`` the codes come from that style's component N(prior[label], I); without
-        one from the mixture of all styles' components (a style drawn uniformly per output).
+        With a ``label`` the codes come from that style's component (:meth:`prior_codes`);
+        without one from the mixture of all styles' components (a style drawn uniformly per
+        output, the generator not told it).
         """
         if n < 1:
             raise DataError(f"n must be >= 1, got {n}")
@@ -321,12 +322,13 @@ class GenMoStyle:
 
     @torch.no_grad()
     def prior_codes(self, labels, seed: int = 0, *, generator=None) -> np.ndarray:
-        """Style codes (N, Z) drawn from p(z | label) for every label (-1: N(0, I))."""
+        """Style codes (N, Z) drawn from p(z | label) for every label (-1: N(0, I)), scaled
+        about the component's mean by ``config.temperature``."""
+        if not hasattr(self, "net_"):
+            raise ModelError("the model is not trained; call fit() or load one")
         lab = self._labels(labels, len(np.atleast_1d(labels)))
         gen = generator or torch.Generator().manual_seed(int(seed))
         eps = torch.randn((len(lab), self.config.style_dim), generator=gen)
-        if not hasattr(self, "net_"):
-            raise ModelError("the model is not trained; call fit() or load one")
         mean, logvar = self.net_.prior_params(lab)
         return (mean + self.config.temperature * eps * (0.5 * logvar).exp()).numpy()
 
