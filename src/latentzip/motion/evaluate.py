@@ -102,22 +102,22 @@ def angle_distance(y: np.ndarray, x: np.ndarray, data: MotionData) -> float:
     return _trajectory_distance(a, data.normalizer.inverse(x)[..., lay.rot6d])
 
 
-def _feet(x: np.ndarray, data: MotionData) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Foot heights above the window's floor (N, T, F), horizontal foot speed (N, T-1, F),
-    both in body heights (per second for speed), and the body height."""
-    lay, sk = feature_layout(data.skeleton), data.skeleton
-    h = body_height(sk)
+def _feet(x: np.ndarray, data: MotionData) -> tuple[np.ndarray, np.ndarray]:
+    """Foot heights above the window's floor at frames 1.. (N, T-1, F) and horizontal foot
+    speeds into those frames (N, T-1, F), in body heights (per second for speeds)."""
+    sk = data.skeleton
     f = data.normalizer.inverse(x)
-    pos = np.stack([features_to_positions(w, sk)[:, list(lay.feet)] for w in f]) / h
+    feet = list(feature_layout(sk).feet)
+    pos = np.stack([features_to_positions(w, sk)[:, feet] for w in f]) / body_height(sk)
     height = pos[..., 1] - pos[..., 1].min(axis=(1, 2), keepdims=True)
     speed = np.linalg.norm(np.diff(pos[..., [0, 2]], axis=1), axis=-1) * data.fps
-    return height, speed, h
+    return height[:, 1:], speed
 
 
 def foot_skate(x: np.ndarray, data: MotionData) -> float:
     """Mean horizontal foot speed (body heights / s) while a foot is within 0.05 of the floor."""
-    height, speed, _ = _feet(x, data)
-    low = height[:, 1:] < 0.05
+    height, speed = _feet(x, data)
+    low = height < 0.05
     return float(speed[low].mean()) if low.any() else 0.0
 
 
@@ -125,8 +125,8 @@ def contact_agreement(y: np.ndarray, x: np.ndarray, data: MotionData) -> float:
     """Share of (frame, foot) where ``y`` and ``x`` agree on planted (low and slow) feet."""
 
     def planted(w):
-        height, speed, _ = _feet(w, data)
-        return (height[:, 1:] < 0.05) & (speed < CONTACT_SPEED)
+        height, speed = _feet(w, data)
+        return (height < 0.05) & (speed < CONTACT_SPEED)
 
     return float(np.mean(planted(y) == planted(x)))
 
