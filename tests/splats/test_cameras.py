@@ -95,3 +95,16 @@ def test_pybullet_capture(tmp_path):
         uv = np.round(cam.project(cap.joints(1))[:, :2]).astype(int)
         near = [m[max(v - 1, 0) : v + 2, max(u - 1, 0) : u + 2].max() for u, v in uv]
         assert min(near) > 0
+
+
+def test_png_too_large_to_decode_is_a_clear_error(tmp_path, monkeypatch):
+    """A PNG whose header claims more pixels than Pillow's bomb limit: DataError, not a crash."""
+    from PIL import Image
+
+    from latentzip.splats.cameras import _read_png
+
+    path = tmp_path / "big.png"
+    Image.new("L", (64, 64)).save(path)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # 4096 > 2 x 1000: a "bomb"
+    with pytest.raises(DataError, match="too large to decode"):
+        _read_png(path)

@@ -286,6 +286,8 @@ def _read_png(path: Path) -> np.ndarray:
             arr = np.asarray(im)
     except FileNotFoundError as exc:
         raise DataError(f"{path}: no such file") from exc
+    except Image.DecompressionBombError as exc:  # a crafted header claiming gigapixels
+        raise DataError(f"{path}: image too large to decode ({exc})") from exc
     except OSError as exc:
         raise DataError(f"{path}: not a readable image ({exc})") from exc
     if arr.dtype == np.uint16:
