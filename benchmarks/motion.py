@@ -91,6 +91,7 @@ def main() -> None:
         lambda: StyleClassifier(len(data.styles), epochs=clf_epochs, seed=1).fit(tr.x, tr.label)
     )
     root, t_root = timed(lambda: RootModel(epochs=root_epochs, seed=0).fit(tr.x))
+    held = np.concatenate([ts.x, data.test_content.x])
     runs, eval_seconds = [], 0.0
     for seed in seeds:
         scfg = StyleConfig(**{**asdict(cfg), "seed": seed})
@@ -106,7 +107,6 @@ def main() -> None:
         )
         run = {"seed": seed, "seconds": {"autoencoder": t_ae, "latent": t_lat, "pose": t_pose}}
         with torch.no_grad():
-            held = np.concatenate([ts.x, data.test_content.x])
             X = torch.as_tensor(held).transpose(1, 2)
             run["autoencoder_heldout_l1"] = float((ae(X) - X).abs().mean())
         for name, model in (("latent", latent), ("pose", pose)):
@@ -120,7 +120,6 @@ def main() -> None:
             example(data, latent, root, clf, prefix="motion_quick" if args.quick else "motion")
     train_seconds = time.perf_counter() - total_start - eval_seconds
     identity = evaluate(None, clf, root, data, seed=0)
-    held = np.concatenate([ts.x, data.test_content.x])
     payload = {
         "paper": "Guo et al., Generative Human Motion Stylization in Latent Space, ICLR 2024",
         "data": {

@@ -105,6 +105,8 @@ def test_state_round_trip(model, toy_data):
         k: v for k, v in old["config"].items() if k not in ("prior_scale", "temperature")
     }
     legacy = GenMoStyle.from_state(old)
+    with pytest.raises(ModelError):  # a crafted net entry that is not a mapping
+        GenMoStyle.from_state({**model.state(), "net": ["abc"]})
     assert not legacy.net_.prior.detach().any() and not legacy.net_.prior_logvar.detach().any()
     assert legacy.sample(x, 1, seed=0, label=1).shape == (1, *x.shape)
 

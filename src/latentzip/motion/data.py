@@ -269,21 +269,17 @@ def build(folders: str | Path | list[str | Path], config: DataConfig | None = No
         cid = len(names) - 1
         lab = styles.index(c.label) if c.label else -1
         cut = {"split": _split(len(feats), cfg.holdout, cfg.window), "train": len(feats)}
-        cut = cut.get(role, 0)
+        cut = cut.get(role, 0)  # "test": all held out
         stride = cfg.style_stride if c.label else cfg.content_stride
         if cut >= cfg.window:
             trained.add((c.label, c.source))
-            train = [windows(feats[:cut], cfg.window, stride)]
             # the other phases end a frame earlier: their last row must not reach the tail
-            heads = [c.motion.slice(0, cut + 1)]
-            heads += [p.slice(0, cut) for p in c.phases if cfg.phases] if role == "split" else []
-            heads += [p for p in c.phases if cfg.phases] if role == "train" else []
-            for head in heads[1:]:
-                train.append(windows(motion_features(head), cfg.window, stride))
+            phases = [p.slice(0, cut) if role == "split" else p for p in c.phases]
+            heads = [c.motion.slice(0, cut + 1), *(phases if cfg.phases else [])]
+            train = [windows(feats[:cut], cfg.window, stride)]
+            train += [windows(motion_features(h), cfg.window, stride) for h in heads[1:]]
             if cfg.mirror:
-                for head in heads:
-                    mir = motion_features(head.mirror())
-                    train.append(windows(mir, cfg.window, stride))
+                train += [windows(motion_features(h.mirror()), cfg.window, stride) for h in heads]
             tr = np.concatenate(train)
             parts["train"].append((tr, np.full(len(tr), lab), np.full(len(tr), cid)))
         if cut < len(feats):

@@ -360,7 +360,7 @@ class GenMoStyle:
                 m.ae_ = MotionAE(m.dim_, cfg.hidden, cfg.latent)
                 m.ae_.load_state_dict(state["ae"])
                 m.ae_.eval()
-        except (KeyError, TypeError, RuntimeError) as exc:
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
             raise ModelError(f"not a GenMoStyle state ({exc})") from None
         m.net_.eval()
         return m
