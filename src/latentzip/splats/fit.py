@@ -25,7 +25,14 @@ from latentzip.splats.metrics import ssim_torch
 from latentzip.splats.raster import SH_C0, gaussian_tensors, rasterise
 from latentzip.splats.sequence import quat_to_matrix
 
-__all__ = ["FitConfig", "FrameViews", "fit_gaussians", "photometric_loss", "visual_hull_points"]
+__all__ = [
+    "FitConfig",
+    "FrameViews",
+    "fit_gaussians",
+    "median_colours",
+    "photometric_loss",
+    "visual_hull_points",
+]
 
 PARAMS = ("means", "log_scales", "rotations", "opacity_logits", "sh")
 
@@ -71,17 +78,30 @@ class FitConfig:
     fine_joint_lr_scale: float = 0.3
     pyramid: tuple[int, ...] = (1, 4, 8)
     pyramid_weight: float = 3.0
+    # coloured visual-hull registration (splats.register) before the photometric stage
+    # (hull_iters; 0: off) and as a term in it (hull_weight)
+    hull_iters: int = 100
+    hull_points: int = 3000
+    hull_voxel: float = 0.02  # metres
+    hull_margin: float = 0.3
+    hull_truncate: float = 0.6
+    hull_colour: float = 0.3  # metres per unit of colour in the coloured chamfer
+    hull_weight: float = 1.0
     seed: int = 0
 
     def __post_init__(self) -> None:
         sh_bands(self.sh_degree)
         positive = [f.name for f in dataclasses.fields(self) if f.name.startswith(("lr_", "n_"))]
         positive += ["iters", "views", "track_views", "max_gaussians"]
+        positive += ["hull_points", "hull_voxel", "hull_truncate"]
         for name in positive:
             if getattr(self, name) <= 0:
                 raise DataError(f"FitConfig.{name} must be positive, not {getattr(self, name)}")
         if self.joint_knn < 1 or self.densify_every < 1:
             raise DataError("FitConfig.joint_knn and densify_every must be at least 1")
+        for name in ("hull_iters", "hull_margin", "hull_weight", "hull_colour"):
+            if getattr(self, name) < 0:
+                raise DataError(f"FitConfig.{name} must not be negative, not {getattr(self, name)}")
 
     @classmethod
     def quick(cls, **overrides) -> FitConfig:
@@ -96,6 +116,8 @@ class FitConfig:
             coarse_iters=4,
             fine_iters=2,
             track_views=2,
+            hull_iters=5,
+            hull_points=300,
         )
         return cls(**{**base, **overrides})
 
@@ -184,22 +206,28 @@ def scene_box(cameras: list[Camera]) -> tuple[np.ndarray, float]:
 
 
 def visual_hull_points(
-    views: FrameViews, n: int, *, resolution: int = 64, threshold: float = 0.5, seed: int = 0
+    views: FrameViews,
+    n: int,
+    *,
+    resolution: int = 64,
+    threshold: float = 0.5,
+    seed: int = 0,
+    box: tuple[np.ndarray, float] | None = None,
 ) -> np.ndarray:
     """``n`` points sampled uniformly in the voxels that project inside every mask (every
-    image, for a capture without masks)."""
-    centre, half = scene_box(views.cameras)
+    image, for a capture without masks), in the cube ``box`` (centre, half-width; default
+    the cube every camera sees) cut into ``resolution``^3 cells."""
+    centre, half = box if box is not None else scene_box(views.cameras)
     g = (np.arange(resolution) + 0.5) / resolution * 2 - 1
     grid = centre + half * np.stack(np.meshgrid(g, g, g, indexing="ij"), -1).reshape(-1, 3)
-    inside = np.ones(len(grid), bool)
-    for c, m in zip(views.cameras, views.masks.numpy(), strict=True):
-        uvz = c.project(grid)
+    cells = grid
+    for c, m in zip(views.cameras, views.masks.numpy(), strict=True):  # carve view by view
+        uvz = c.project(cells)
         u = np.round(uvz[:, 0]).astype(int)
         v = np.round(uvz[:, 1]).astype(int)
         ok = (uvz[:, 2] > 0) & (u >= 0) & (u < c.width) & (v >= 0) & (v < c.height)
-        inside &= ok
-        inside[ok] &= m[v[ok], u[ok]] >= threshold
-    cells = grid[inside]
+        ok[ok] = m[v[ok], u[ok]] >= threshold
+        cells = cells[ok]
     if len(cells) == 0:
         raise DataError("the masks' visual hull is empty: do the cameras and masks agree?")
     rng = np.random.default_rng(seed)
@@ -207,17 +235,22 @@ def visual_hull_points(
     return pick + rng.uniform(-1, 1, pick.shape) * half / resolution
 
 
+def median_colours(views: FrameViews, points: np.ndarray) -> np.ndarray:
+    """The median over the training views of the pixel each point projects to (n, 3)."""
+    samples = []
+    for c, img in zip(views.cameras, views.images.numpy(), strict=True):
+        uvz = c.project(points)
+        u = np.clip(np.round(uvz[:, 0]).astype(int), 0, c.width - 1)
+        v = np.clip(np.round(uvz[:, 1]).astype(int), 0, c.height - 1)
+        samples.append(img[v, u])
+    return np.median(np.stack(samples), axis=0)
+
+
 def _initial_gaussians(views: FrameViews, config: FitConfig) -> Gaussians:
     from scipy.spatial import cKDTree
 
     pts = visual_hull_points(views, config.n_init, seed=config.seed)
-    colours = []
-    for c, img in zip(views.cameras, views.images.numpy(), strict=True):
-        uvz = c.project(pts)
-        u = np.clip(np.round(uvz[:, 0]).astype(int), 0, c.width - 1)
-        v = np.clip(np.round(uvz[:, 1]).astype(int), 0, c.height - 1)
-        colours.append(img[v, u])
-    colour = np.median(np.stack(colours), axis=0)
+    colour = median_colours(views, pts)
     dist, _ = cKDTree(pts).query(pts, k=4)
     scale = np.maximum(dist[:, 1:].mean(axis=1), 1e-4)
     sh = np.zeros((len(pts), sh_bands(config.sh_degree), 3))

@@ -6,15 +6,18 @@ Videos", SIGGRAPH Asia 2024), simplified for a CPU:
 * joints: a farthest-point subsample of the frame-0 Gaussians, with a kNN graph among them;
 * skin: every frame-0 Gaussian, bound to its 8 nearest joints with weights
   ``exp(-d^2 / r^2)`` (``r``: distance to the 4th nearest joint), normalised;
-* per new frame: joints start from a constant-velocity prediction; the *coarse* stage moves
-  the joints (positions and rotations) to fit the training views through the skin warp
-  (:func:`warp`, the PyTorch twin of :meth:`DualGSSequence.frame`), with an as-rigid-as-
-  possible term on the joint graph (neighbour offsets follow the joint's rotation) and a
-  small temporal smoothness term; the *fine* stage refines the skin's per-frame appearance
-  (scales, opacities, SH) with a pull towards the previous frame's, and the joints gently.
+* per new frame: joints start from a constant-velocity prediction and are first registered
+  to the frame's visual hull with a coloured chamfer distance (:mod:`.register`: a limb
+  that swung further than its width is found again); the *coarse* stage moves the joints
+  (positions and rotations) to fit the training views through the skin warp (:func:`warp`,
+  the PyTorch twin of :meth:`DualGSSequence.frame`), with an as-rigid-as-possible term on
+  the joint graph (neighbour offsets follow the joint's rotation), the hull term again
+  (``hull_weight``) and a small temporal smoothness term; the *fine* stage refines the
+  skin's per-frame appearance (scales, opacities, SH) with a pull towards the previous
+  frame's, and the joints gently.
 
-The ablation :func:`track_direct` spends the same iterations optimising every Gaussian's
-position and rotation directly (no joints, no ARAP).
+The ablation :func:`track_direct` spends the same photometric iterations optimising every
+Gaussian's position and rotation directly (no joints, no ARAP, no hull).
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ import torch
 
 from latentzip.splats.fit import FitConfig, FrameViews
 from latentzip.splats.gaussians import Gaussians
-from latentzip.splats.raster import quat_to_matrix, take
+from latentzip.splats.raster import SH_C0, quat_to_matrix, take
+from latentzip.splats.register import HullTarget, hull_target, register_to_hull, skin_subset
 
 __all__ = [
     "Appearance",
@@ -289,6 +293,14 @@ def track_dualgs(
     scale = torch.tensor(SMOOTH_SCALE)
     prev_app = appearance.detached()
 
+    def regulariser(m: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+        smooth = _smooth(m, pm, scale) + _smooth(q, pq, 1.0)
+        return config.arap_weight * binding.arap(m, q) + config.smooth_weight * smooth
+
+    hull = _hull(views, binding, pm, pq, appearance, config, seed)
+    if hull is not None and config.hull_iters:
+        register_to_hull(hull, jm, jq, config, regulariser)
+
     def loss_of(app: Appearance, temporal: bool) -> torch.Tensor:
         means, rots = binding.warp(jm, jq)
         params = {
@@ -300,14 +312,28 @@ def track_dualgs(
         }
         index = _views(len(views), config.track_views, gen)
         loss, _ = views.loss(params, index, config, pyramid=True)
-        loss = loss + config.arap_weight * binding.arap(jm, jq)
-        loss = loss + config.smooth_weight * (_smooth(jm, pm, scale) + _smooth(jq, pq, 1.0))
+        loss = loss + regulariser(jm, jq)
+        if hull is not None and config.hull_weight and not temporal:
+            loss = loss + config.hull_weight * hull.loss(jm, jq)
         if temporal:
             loss = loss + config.temporal_weight * app.distance(prev_app)
         return loss
 
     app = _coarse_then_fine(loss_of, jm, jq, prev_app, config)
     return jm.detach(), quat_normalise(jq.detach()), app.detached()
+
+
+def _hull(views, binding, pm, pq, appearance, config, seed) -> HullTarget | None:
+    """The silhouette terms' target, or None when they are off or the capture has no masks."""
+    if not (config.hull_iters or config.hull_weight) or not views.has_masks:
+        return None
+    with torch.no_grad():
+        predicted, _ = binding.warp(pm, pq)
+    points, colours = hull_target(views, predicted.numpy(), config, seed)
+    subset, pick = skin_subset(binding, appearance.opacity_logits, config.hull_points, seed)
+    skin_colour = (appearance.sh[pick, 0].detach() * SH_C0 + 0.5).to(pm.dtype)
+    as_t = lambda a: torch.from_numpy(np.asarray(a)).to(pm.dtype)  # noqa: E731
+    return HullTarget(subset, skin_colour, as_t(points), as_t(colours), config)
 
 
 def track_direct(
