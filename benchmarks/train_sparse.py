@@ -46,7 +46,14 @@ def main() -> None:
     parser.add_argument("--hours", type=float, default=3.0)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--anneal-by-time", action="store_true",
+        help="the last round anneals the step by the fraction of the time budget spent",
+    )  # fmt: skip
+    parser.add_argument("--threads", type=int, default=None, help="torch threads")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     rounds = [tuple(int(v) for v in r.split(":")) for r in args.rounds.split(",")]
     step0, step1 = (float(v) for v in args.step.split(":"))
     budget = args.hours * 3600
@@ -69,9 +76,16 @@ def main() -> None:
             assert circuit.n_latents == k, f"round {r}: growth gives K={circuit.n_latents}"
         best = None
         eng.load(circuit)
+        round_start = time.perf_counter()
+        by_time = args.anneal_by_time and r == len(rounds) - 1
         for e in range(epochs):
             t0 = time.perf_counter()
-            step = step0 + (step1 - step0) * e / max(1, epochs - 1)
+            done = (
+                min(1.0, (t0 - round_start) / max(1.0, budget - (round_start - start)))
+                if by_time
+                else e / max(1, epochs - 1)
+            )
+            step = step0 + (step1 - step0) * done
             perm = rng.permutation(len(x))
             total = 0.0
             for i in range(0, len(x), 512):
