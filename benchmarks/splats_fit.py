@@ -36,6 +36,7 @@ WORK = RESULTS / "splats_work"  # the quick smoke run uses splats_work_quick
 
 def run(args) -> dict:
     torch.set_num_threads(args.threads)
+    WORK.mkdir(parents=True, exist_ok=True)  # a fresh checkout has no work folder yet
     cap_dir = WORK / "capture"
     if not (cap_dir / "cameras.json").exists() or args.recapture:
         capture_humanoid(
@@ -72,6 +73,7 @@ def _share_frame0(src: Path, dst: Path, method: str) -> None:
     state.seconds = state.seconds[:1]
     info = json.loads((src / "fit.json").read_text())
     info["settings"]["method"] = method
+    dst.mkdir(parents=True, exist_ok=True)
     atomic_write(dst / "fit.json", json.dumps(info).encode())
     atomic_write(dst / "checkpoint.npz", state.to_bytes())
 
