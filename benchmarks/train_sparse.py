@@ -122,10 +122,23 @@ def main() -> None:
         "final_test_bpd": min(ends, key=lambda e: e["valid_bpd"])["test_bpd"],
         "rounds": ends, "history": history,
     }  # fmt: skip
-    table = "\n".join(
+    write_results(f"sparse_{args.dataset}", payload, table(payload))
+    plot(args.dataset, history, ends)
+
+
+def table(payload: dict) -> str:
+    args, ends, history = payload["args"], payload["rounds"], payload["history"]
+    what = (
+        f"one HCLT (K={ends[0]['k']})"
+        if len(ends) == 1
+        else f"HCLT grown by rounds {args['rounds']} (prune {args['prune']}, noise {args['noise']})"
+    )
+    anneal = "the share of the time budget" if args.get("anneal_by_time") else "the epoch"
+    return "\n".join(
         [
-            f"{args.dataset}: HCLT grown by rounds {args.rounds} (prune {args.prune}, noise "
-            f"{args.noise}), torch engine on {args.device}, {elapsed / 3600:.2f} h in all.",
+            f"{payload['dataset']}: {what}, mini-batch EM (batch 512, step {args['step']} "
+            f"annealed by {anneal}), torch engine on {args['device']} with "
+            f"{payload['torch_threads']} thread(s), {payload['hours']:.2f} h in all.",
             "",
             "| round | K | epochs run | best epoch | valid bpd | test bpd |",
             "|---:|---:|---:|---:|---:|---:|",
@@ -136,8 +149,6 @@ def main() -> None:
             ],
         ]
     )
-    write_results(f"sparse_{args.dataset}", payload, table)
-    plot(args.dataset, history, ends)
 
 
 def plot(name: str, history: list[dict], ends: list[dict]) -> None:
