@@ -123,7 +123,7 @@ def main() -> None:
         "rounds": ends, "history": history,
     }  # fmt: skip
     write_results(f"sparse_{args.dataset}", payload, table(payload))
-    plot(args.dataset, history, ends)
+    plot(args.dataset, history, ends, payload["torch_threads"])
 
 
 def table(payload: dict) -> str:
@@ -151,7 +151,7 @@ def table(payload: dict) -> str:
     )
 
 
-def plot(name: str, history: list[dict], ends: list[dict]) -> None:
+def plot(name: str, history: list[dict], ends: list[dict], threads: int) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -165,7 +165,7 @@ def plot(name: str, history: list[dict], ends: list[dict]) -> None:
         at = next(h["elapsed"] for h in history if h["epoch"] == e["best_epoch"]) / 3600
         ax.scatter([at], [e["test_bpd"]], color="black", zorder=3)
         ax.annotate(f"test {e['test_bpd']:.3f} (K={e['k']})", (at, e["test_bpd"]), fontsize=8)
-    ax.set_xlabel("hours (2 CPU cores)")
+    ax.set_xlabel(f"hours (2 CPU cores, {threads} torch thread(s))")
     ax.set_ylabel("bits per dimension")
     ax.set_ylim(top=min(max(h["valid_bpd"] for h in history), history[0]["valid_bpd"] + 0.1))
     ax.legend()
