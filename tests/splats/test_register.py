@@ -49,6 +49,19 @@ def test_chamfer_is_zero_on_equal_sets_and_truncates():
     assert float(chamfer(skin, hull, 0.5)) == pytest.approx((5.0 + 0.5) / 2)
 
 
+def test_chamfer_matches_the_dense_definition_in_value_and_gradient():
+    gen = torch.Generator().manual_seed(0)
+    points = torch.randn(300, 6, generator=gen, dtype=torch.float64).requires_grad_()
+    target = torch.randn(200, 6, generator=gen, dtype=torch.float64)
+    d = torch.cdist(points, target, compute_mode="donot_use_mm_for_euclid_dist")
+    dense = (d.min(1).values.mean() + d.min(0).values.clamp(max=1.2).mean()) / 2
+    (want,) = torch.autograd.grad(dense, points)
+    value = chamfer(points, target, 1.2)
+    (got,) = torch.autograd.grad(value, points)
+    assert value.item() == pytest.approx(dense.item(), rel=1e-12)
+    torch.testing.assert_close(got, want)
+
+
 def _capsule(rng, start, end, radius, n):
     t = rng.uniform(size=(n, 1))
     d = rng.normal(size=(n, 3))
