@@ -76,6 +76,7 @@ class FitConfig:
     smooth_weight: float = 0.05
     temporal_weight: float = 10.0
     fine_joint_lr_scale: float = 0.3
+    coarse_lr_end: float = 1.0  # the coarse stage's step sizes decay to this share (cosine)
     pyramid: tuple[int, ...] = (1, 4, 8)
     pyramid_weight: float = 3.0
     # coloured visual-hull registration (splats.register) before the photometric stage
@@ -87,6 +88,7 @@ class FitConfig:
     hull_truncate: float = 0.6
     hull_colour: float = 0.3  # metres per unit of colour in the coloured chamfer
     hull_weight: float = 1.0
+    hull_until: float = 1.0  # share of the coarse stage that keeps the hull term
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -102,6 +104,9 @@ class FitConfig:
         for name in ("hull_iters", "hull_margin", "hull_weight", "hull_colour"):
             if getattr(self, name) < 0:
                 raise DataError(f"FitConfig.{name} must not be negative, not {getattr(self, name)}")
+        for name in ("coarse_lr_end", "hull_until"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise DataError(f"FitConfig.{name} must be in [0, 1], not {getattr(self, name)}")
 
     @classmethod
     def quick(cls, **overrides) -> FitConfig:

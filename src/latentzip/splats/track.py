@@ -22,6 +22,7 @@ Gaussian's position and rotation directly (no joints, no ARAP, no hull).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -301,7 +302,7 @@ def track_dualgs(
     if hull is not None and config.hull_iters:
         register_to_hull(hull, jm, jq, config, regulariser)
 
-    def loss_of(app: Appearance, temporal: bool) -> torch.Tensor:
+    def loss_of(app: Appearance, temporal: bool, with_hull: bool) -> torch.Tensor:
         means, rots = binding.warp(jm, jq)
         params = {
             "means": means,
@@ -313,7 +314,7 @@ def track_dualgs(
         index = _views(len(views), config.track_views, gen)
         loss, _ = views.loss(params, index, config, pyramid=True)
         loss = loss + regulariser(jm, jq)
-        if hull is not None and config.hull_weight and not temporal:
+        if hull is not None and config.hull_weight and with_hull:
             loss = loss + config.hull_weight * hull.loss(jm, jq)
         if temporal:
             loss = loss + config.temporal_weight * app.distance(prev_app)
@@ -357,7 +358,7 @@ def track_direct(
     prev_app = appearance.detached()
     scale = torch.tensor(SMOOTH_SCALE)
 
-    def loss_of(app: Appearance, temporal: bool) -> torch.Tensor:
+    def loss_of(app: Appearance, temporal: bool, with_hull: bool) -> torch.Tensor:
         params = {
             "means": m,
             "rotations": q,
@@ -377,16 +378,20 @@ def track_direct(
 
 
 def _coarse_then_fine(loss_of, means, rotations, prev_app: Appearance, config: FitConfig):
-    """Coarse stage: motion only, appearance held at the previous frame's. Fine stage:
-    appearance (with the temporal term) and motion at a lower rate. Returns the appearance."""
+    """Coarse stage: motion only, appearance held at the previous frame's; its step sizes
+    decay (cosine) to ``coarse_lr_end`` of theirs and the hull term (``loss_of``'s
+    ``with_hull``) stays for the first ``hull_until`` of it. Fine stage: appearance (with the
+    temporal term) and motion at a lower rate, no hull term. Returns the appearance."""
+    base = (config.lr_joint_means, config.lr_joint_rotations)
     opt = torch.optim.Adam(
-        [
-            {"params": [means], "lr": config.lr_joint_means},
-            {"params": [rotations], "lr": config.lr_joint_rotations},
-        ]
+        [{"params": [means], "lr": base[0]}, {"params": [rotations], "lr": base[1]}]
     )
-    for _ in range(config.coarse_iters):
-        loss = loss_of(prev_app, temporal=False)
+    n = config.coarse_iters
+    for it in range(n):
+        decay = 0.5 * (1 + math.cos(math.pi * it / max(n - 1, 1)))
+        for group, lr in zip(opt.param_groups, base, strict=True):
+            group["lr"] = lr * (config.coarse_lr_end + (1 - config.coarse_lr_end) * decay)
+        loss = loss_of(prev_app, temporal=False, with_hull=it < config.hull_until * n)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -400,7 +405,7 @@ def _coarse_then_fine(loss_of, means, rotations, prev_app: Appearance, config: F
         ]
     )
     for _ in range(config.fine_iters):
-        loss = loss_of(app, temporal=True)
+        loss = loss_of(app, temporal=True, with_hull=False)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
