@@ -26,6 +26,7 @@ scene); ``world_to_camera`` maps homogeneous world points to camera coordinates,
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,6 +86,23 @@ class Camera:
         z = cam[:, 2]
         uv = cam[:, :2] / z[:, None] * np.diag(self.K)[:2] + self.K[:2, 2]
         return np.concatenate([uv, z[:, None]], axis=1)
+
+    def downsampled(self, factor: int) -> Camera:
+        """The camera whose pixel ``(i, j)`` is the ``factor`` x ``factor`` block of ours
+        starting at ``(factor i, factor j)`` (partial blocks at the right and bottom dropped).
+
+        >>> cam = look_at([0, 0, -3], [0, 0, 0], [0, -1, 0], width=32, height=32, fov_deg=40)
+        >>> half = cam.downsampled(2)
+        >>> (half.width, np.round(half.project(np.zeros((1, 3)))[0, :2], 3).tolist())
+        (16, [7.5, 7.5])
+        """
+        if factor < 1:
+            raise DataError(f"camera {self.name}: downsampling factor {factor} < 1")
+        k = self.K.copy()
+        k[:2, :2] /= factor
+        k[:2, 2] = (k[:2, 2] - (factor - 1) / 2) / factor  # pixel centres at integers
+        w, h = self.width // factor, self.height // factor
+        return dataclasses.replace(self, width=w, height=h, K=k)
 
     def to_json(self) -> dict:
         return {

@@ -77,6 +77,9 @@ class FitConfig:
     temporal_weight: float = 10.0
     fine_joint_lr_scale: float = 0.3
     coarse_lr_end: float = 1.0  # the coarse stage's step sizes decay to this share (cosine)
+    # the coarse stage sees the views box-filtered by the largest whole factor that keeps
+    # them at least this wide (0: full size); the fine stage always sees them whole
+    coarse_size: int = 0
     pyramid: tuple[int, ...] = (1, 4, 8)
     pyramid_weight: float = 3.0
     # coloured visual-hull registration (splats.register) before the photometric stage
@@ -101,7 +104,7 @@ class FitConfig:
                 raise DataError(f"FitConfig.{name} must be positive, not {getattr(self, name)}")
         if self.joint_knn < 1 or self.densify_every < 1:
             raise DataError("FitConfig.joint_knn and densify_every must be at least 1")
-        for name in ("hull_iters", "hull_margin", "hull_weight", "hull_colour"):
+        for name in ("hull_iters", "hull_margin", "hull_weight", "hull_colour", "coarse_size"):
             if getattr(self, name) < 0:
                 raise DataError(f"FitConfig.{name} must not be negative, not {getattr(self, name)}")
         for name in ("coarse_lr_end", "hull_until"):
@@ -126,6 +129,10 @@ class FitConfig:
         )
         return cls(**{**base, **overrides})
 
+    def coarse_factor(self, width: int) -> int:
+        """The box filter's factor for the coarse stage on images ``width`` pixels wide."""
+        return max(1, width // self.coarse_size) if self.coarse_size else 1
+
     def to_json(self) -> dict:
         d = dataclasses.asdict(self)
         d["pyramid"] = list(self.pyramid)
@@ -145,6 +152,19 @@ class FrameViews:
 
     def __len__(self) -> int:
         return len(self.cameras)
+
+    def downsampled(self, factor: int) -> FrameViews:
+        """The same views at ``1 / factor`` of the size: cameras downsampled, images and masks
+        box-filtered (partial blocks at the right and bottom dropped)."""
+        if factor == 1:
+            return self
+        small = object.__new__(FrameViews)
+        small.cameras = [c.downsampled(factor) for c in self.cameras]
+        pool = lambda x: torch.nn.functional.avg_pool2d(x, factor)  # noqa: E731
+        small.images = pool(self.images.permute(0, 3, 1, 2)).permute(0, 2, 3, 1).contiguous()
+        small.masks = pool(self.masks[:, None])[:, 0]
+        small.has_masks = self.has_masks
+        return small
 
     def loss(
         self,

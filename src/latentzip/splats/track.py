@@ -301,6 +301,7 @@ def track_dualgs(
     hull = _hull(views, binding, pm, pq, appearance, config, seed)
     if hull is not None and config.hull_iters:
         register_to_hull(hull, jm, jq, config, regulariser)
+    coarse = views.downsampled(config.coarse_factor(views.cameras[0].width))
 
     def loss_of(app: Appearance, temporal: bool, with_hull: bool) -> torch.Tensor:
         means, rots = binding.warp(jm, jq)
@@ -312,7 +313,7 @@ def track_dualgs(
             "sh": app.sh,
         }
         index = _views(len(views), config.track_views, gen)
-        loss, _ = views.loss(params, index, config, pyramid=True)
+        loss, _ = (views if temporal else coarse).loss(params, index, config, pyramid=True)
         loss = loss + regulariser(jm, jq)
         if hull is not None and config.hull_weight and with_hull:
             loss = loss + config.hull_weight * hull.loss(jm, jq)
@@ -357,6 +358,7 @@ def track_direct(
     q = pq.clone().requires_grad_()
     prev_app = appearance.detached()
     scale = torch.tensor(SMOOTH_SCALE)
+    coarse = views.downsampled(config.coarse_factor(views.cameras[0].width))
 
     def loss_of(app: Appearance, temporal: bool, with_hull: bool) -> torch.Tensor:
         params = {
@@ -367,7 +369,7 @@ def track_direct(
             "sh": app.sh,
         }
         index = _views(len(views), config.track_views, gen)
-        loss, _ = views.loss(params, index, config, pyramid=True)
+        loss, _ = (views if temporal else coarse).loss(params, index, config, pyramid=True)
         loss = loss + config.smooth_weight * (_smooth(m, pm, scale) + _smooth(q, pq, 1.0))
         if temporal:
             loss = loss + config.temporal_weight * app.distance(prev_app)
