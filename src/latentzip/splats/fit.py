@@ -76,7 +76,6 @@ class FitConfig:
     smooth_weight: float = 0.05
     temporal_weight: float = 10.0
     fine_joint_lr_scale: float = 0.3
-    coarse_lr_end: float = 1.0  # the coarse stage's step sizes decay to this share (cosine)
     # the coarse stage sees the views box-filtered by the largest whole factor that keeps
     # them at least this wide (0: full size); the fine stage always sees them whole
     coarse_size: int = 0
@@ -107,9 +106,8 @@ class FitConfig:
         for name in ("hull_iters", "hull_margin", "hull_weight", "hull_colour", "coarse_size"):
             if getattr(self, name) < 0:
                 raise DataError(f"FitConfig.{name} must not be negative, not {getattr(self, name)}")
-        for name in ("coarse_lr_end", "hull_until"):
-            if not 0 <= getattr(self, name) <= 1:
-                raise DataError(f"FitConfig.{name} must be in [0, 1], not {getattr(self, name)}")
+        if not 0 <= self.hull_until <= 1:
+            raise DataError(f"FitConfig.hull_until must be in [0, 1], not {self.hull_until}")
 
     @classmethod
     def quick(cls, **overrides) -> FitConfig:

@@ -22,7 +22,6 @@ Gaussian's position and rotation directly (no joints, no ARAP, no hull).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -380,19 +379,18 @@ def track_direct(
 
 
 def _coarse_then_fine(loss_of, means, rotations, prev_app: Appearance, config: FitConfig):
-    """Coarse stage: motion only, appearance held at the previous frame's; its step sizes
-    decay (cosine) to ``coarse_lr_end`` of theirs and the hull term (``loss_of``'s
-    ``with_hull``) stays for the first ``hull_until`` of it. Fine stage: appearance (with the
-    temporal term) and motion at a lower rate, no hull term. Returns the appearance."""
-    base = (config.lr_joint_means, config.lr_joint_rotations)
+    """Coarse stage: motion only, appearance held at the previous frame's; the hull term
+    (``loss_of``'s ``with_hull``) stays for the first ``hull_until`` of it. Fine stage:
+    appearance (with the temporal term) and motion at a lower rate, no hull term. Returns
+    the appearance."""
     opt = torch.optim.Adam(
-        [{"params": [means], "lr": base[0]}, {"params": [rotations], "lr": base[1]}]
+        [
+            {"params": [means], "lr": config.lr_joint_means},
+            {"params": [rotations], "lr": config.lr_joint_rotations},
+        ]
     )
     n = config.coarse_iters
     for it in range(n):
-        decay = 0.5 * (1 + math.cos(math.pi * it / max(n - 1, 1)))
-        for group, lr in zip(opt.param_groups, base, strict=True):
-            group["lr"] = lr * (config.coarse_lr_end + (1 - config.coarse_lr_end) * decay)
         loss = loss_of(prev_app, temporal=False, with_hull=it < config.hull_until * n)
         opt.zero_grad(set_to_none=True)
         loss.backward()
