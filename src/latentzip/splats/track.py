@@ -300,7 +300,7 @@ def track_dualgs(
     hull = _hull(views, binding, pm, pq, appearance, config, seed)
     if hull is not None and config.hull_iters:
         register_to_hull(hull, jm, jq, config, regulariser)
-    coarse = views.downsampled(config.coarse_factor(views.cameras[0].width))
+    coarse = _coarse_views(views, config)
 
     def loss_of(app: Appearance, temporal: bool, with_hull: bool) -> torch.Tensor:
         means, rots = binding.warp(jm, jq)
@@ -322,6 +322,11 @@ def track_dualgs(
 
     app = _coarse_then_fine(loss_of, jm, jq, prev_app, config)
     return jm.detach(), quat_normalise(jq.detach()), app.detached()
+
+
+def _coarse_views(views: FrameViews, config: FitConfig) -> FrameViews:
+    """The views the coarse stage compares against (``config.coarse_size``)."""
+    return views.downsampled(config.coarse_factor(views.cameras[0].width))
 
 
 def _hull(views, binding, pm, pq, appearance, config, seed) -> HullTarget | None:
@@ -357,7 +362,7 @@ def track_direct(
     q = pq.clone().requires_grad_()
     prev_app = appearance.detached()
     scale = torch.tensor(SMOOTH_SCALE)
-    coarse = views.downsampled(config.coarse_factor(views.cameras[0].width))
+    coarse = _coarse_views(views, config)
 
     def loss_of(app: Appearance, temporal: bool, with_hull: bool) -> torch.Tensor:
         params = {
