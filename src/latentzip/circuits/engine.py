@@ -112,12 +112,20 @@ class TorchEngine:
         )
 
     def circuit(self) -> Circuit:
+        """The parameters as a float64 circuit, every table renormalised."""
         c = self._template
-        back = (
+        prior, edges, leaves = (
             p.detach().cpu().numpy().astype(np.float64)
             for p in (self.prior, self.edges, self.leaves)
         )
-        return Circuit(c.tree, *back, c.n_categories)
+        # thousands of float32 blends let row sums drift past Circuit.check's tolerance
+        return Circuit(
+            c.tree,
+            prior / prior.sum(),
+            edges / edges.sum(-1, keepdims=True),
+            leaves / leaves.sum(1, keepdims=True),
+            c.n_categories,
+        )
 
     # ------------------------------------------------------------------ E-step
     def counts(self, x: np.ndarray, weights: np.ndarray | None = None):
