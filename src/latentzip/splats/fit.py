@@ -73,7 +73,7 @@ class FitConfig:
     lr_joint_rotations: float = 5e-3
     lr_appearance: float = 5e-3
     arap_weight: float = 2.0
-    smooth_weight: float = 0.05
+    smooth_weight: float = 0.005  # 0.05 held limbs back (dance_a frame 1: 30.6 vs 37.0 dB)
     temporal_weight: float = 10.0
     fine_joint_lr_scale: float = 0.3
     # the coarse stage sees the views box-filtered by the largest whole factor that keeps
@@ -90,7 +90,7 @@ class FitConfig:
     hull_truncate: float = 0.6
     hull_colour: float = 0.3  # metres per unit of colour in the coloured chamfer
     hull_weight: float = 1.0
-    hull_until: float = 1.0  # share of the coarse stage that keeps the hull term
+    hull_until: float = 0.5  # share of the coarse stage that keeps the hull term
     seed: int = 0
 
     def __post_init__(self) -> None:
