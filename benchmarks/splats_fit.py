@@ -108,14 +108,14 @@ def table(payload: dict) -> str:
         "| held-out SSIM | joint error (cm) | worst frame (cm) | frame 0 (s) | s / frame |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for clip, run in clips.items():
-        cap = run["capture"]
-        for method, info in run["results"].items():
+    for clip, result in clips.items():
+        cap = result["capture"]
+        for method, info in result["results"].items():
             m, rows = info["metrics"]["mean"], info["metrics"]["per_frame"]
             n = info["frames_done"]
             frame0 = rows[0]["test_psnr"]
             lines.append(
-                f"| {clip} ({info['frames_done']} @ {cap['fps']:.0f} fps) | {method} | "
+                f"| {clip} ({n} @ {cap['fps']:.0f} fps) | {method} | "
                 f"{info['n_gaussians']} | {info['n_joints'] or '-'} | {m['test_psnr']:.2f} | "
                 f"{frame0:.2f} | {frame0 - m['test_psnr']:.2f} | {m['test_ssim']:.4f} | "
                 f"{m['joint_error_cm']:.2f} | {max(r['joint_error_cm'] for r in rows):.2f} | "
@@ -216,9 +216,9 @@ def main() -> None:
     write_results(name, payload, table(payload))
     if not args.quick:
         plot(payload)
-        for clip, run_ in payload["clips"].items():
-            n = run_["results"]["dualgs"]["frames_done"]
-            side_by_side(clip, run_, sorted({0, n // 3, 2 * n // 3, n - 1}))
+        for clip, result in payload["clips"].items():
+            n = result["results"]["dualgs"]["frames_done"]
+            side_by_side(clip, result, sorted({0, n // 3, 2 * n // 3, n - 1}))
 
 
 if __name__ == "__main__":

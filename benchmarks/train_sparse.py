@@ -33,6 +33,7 @@ from latentzip.circuits import HCLT, HCLTConfig, em
 from latentzip.circuits.engine import TorchEngine
 from latentzip.circuits.growth import flows, grow, prune
 from latentzip.circuits.structure import mutual_information
+from latentzip.errors import LatentzipError
 
 
 def bpd(eng, x: np.ndarray, batch: int = 2000) -> float:
@@ -178,12 +179,20 @@ def full_batch_epochs(args, eng, data, kept, history, ends, start: float):
 
 def resumed(args):
     """(the saved run's results, its start on this clock, its kept model)."""
-    payload = json.loads((RESULTS / f"sparse_{args.dataset}.json").read_text())
-    if payload["args"]["valid"] != args.valid:
-        raise SystemExit(f"--valid {args.valid}, the saved run held out {payload['args']['valid']}")
-    best = min(payload["rounds"], key=lambda e: e["valid_bpd"])
-    circuit = HCLT.load(RESULTS / f"sparse_{args.dataset}.npz").circuit_
-    start = time.perf_counter() - payload["hours"] * 3600
+    path = RESULTS / f"sparse_{args.dataset}.json"
+    try:
+        payload = json.loads(path.read_text())
+        hours, valid = float(payload["hours"]), payload["args"]["valid"]
+        if not isinstance(payload["history"], list):
+            raise TypeError("history is not a list")
+        # NaN (a diverged round) sorts last; an empty list raises ValueError
+        best = min(payload["rounds"], key=lambda e: (math.isnan(e["valid_bpd"]), e["valid_bpd"]))
+        circuit = HCLT.load(RESULTS / f"sparse_{args.dataset}.npz").circuit_
+    except (OSError, ValueError, KeyError, TypeError, LatentzipError) as exc:
+        raise SystemExit(f"{path}: no saved run to resume ({exc})") from exc
+    if valid != args.valid:
+        raise SystemExit(f"--valid {args.valid}, the saved run held out {valid}")
+    start = time.perf_counter() - hours * 3600
     return payload, start, (best["valid_bpd"], circuit, best["best_epoch"])
 
 
