@@ -12,9 +12,9 @@ Videos", SIGGRAPH Asia 2024), simplified for a CPU:
   (positions and rotations) to fit the training views through the skin warp (:func:`warp`,
   the PyTorch twin of :meth:`DualGSSequence.frame`), with an as-rigid-as-possible term on
   the joint graph (neighbour offsets follow the joint's rotation), the hull term again
-  (``hull_weight``) and a small temporal smoothness term; the *fine* stage refines the
-  skin's per-frame appearance (scales, opacities, SH) with a pull towards the previous
-  frame's, and the joints gently.
+  (``hull_weight``) and a small temporal smoothness term; the *fine* stage, on the full-size
+  views, refines the joints together with the skin's per-frame appearance (scales,
+  opacities, SH), which is pulled towards the previous frame's.
 
 The ablation :func:`track_direct` spends the same photometric iterations optimising every
 Gaussian's position and rotation directly (no joints, no ARAP, no hull).
