@@ -3,7 +3,8 @@
     flock /tmp/lz-heavy.lock .venv/bin/python benchmarks/splats_codec.py     # newest fit
     W=benchmarks/results/splats_work
     flock /tmp/lz-heavy.lock .venv/bin/python benchmarks/splats_codec.py \\
-        --fit $W/fit_dualgs --capture $W/capture --direct $W/fit_direct
+        --name splats_codec_dance_a --fit $W/dance_a/fit_dualgs \\
+        --capture $W/dance_a/capture --direct $W/dance_a/fit_direct
     .venv/bin/python benchmarks/splats_codec.py --synthetic     # no fit output: random DualGS
 
 Inputs: a DualGS fit folder (``dualgs.npz`` and ``frames/<t:04d>.ply``, from ``latentzip
@@ -24,7 +25,7 @@ is measured on the held-out cameras at ``--eval-frames`` evenly spaced frames: P
 of the rendered decoded frames against the captured images, their drop against the rendered
 uncompressed frames, and the PSNR between the two renders. Also writes a study of opacity and
 scale coded as images (WebP, AVIF, PNG, JPEG XL lossless via imagecodecs) against the codec's rANS.
-Writes benchmarks/results/splats_codec.{json,md,png}.
+Writes benchmarks/results/NAME.{json,md,png} (``--name``, default splats_codec).
 """
 
 from __future__ import annotations
