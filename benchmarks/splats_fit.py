@@ -29,7 +29,7 @@ from common import RESULTS, machine, write_results
 
 from latentzip.files import atomic_write, save_figure
 from latentzip.splats.cameras import load_capture
-from latentzip.splats.capture import capture_humanoid
+from latentzip.splats.capture import CLIPS, capture_humanoid
 from latentzip.splats.fit import FitConfig
 from latentzip.splats.pipeline import FitState, fit_sequence
 from latentzip.splats.raster import render_numpy
@@ -143,8 +143,8 @@ def plot(payload: dict) -> None:
     clips = payload["clips"]
     fig, axes = plt.subplots(len(clips), 3, figsize=(14, 3.6 * len(clips)), squeeze=False)
     titles = ("held-out PSNR (dB)", "held-out SSIM", "joint tracking error (cm)")
-    for row, (clip, run) in zip(axes, clips.items(), strict=True):
-        for method, info in run["results"].items():
+    for row, (clip, result) in zip(axes, clips.items(), strict=True):
+        for method, info in result["results"].items():
             rows = info["metrics"]["per_frame"]
             t = [r["frame"] for r in rows]
             for ax, key in zip(row, ("test_psnr", "test_ssim", "joint_error_cm"), strict=True):
@@ -159,13 +159,13 @@ def plot(payload: dict) -> None:
     plt.close(fig)
 
 
-def side_by_side(clip: str, run: dict, frames: list[int]) -> None:
+def side_by_side(clip: str, result: dict, frames: list[int]) -> None:
     """Held-out views: ground truth, DualGS and direct, for a few frames (rows)."""
     from PIL import Image
 
     work = WORK / clip
     capture = load_capture(work / "capture")
-    states = {m: FitState.load(work / f"fit_{m}" / "checkpoint.npz") for m in run["results"]}
+    states = {m: FitState.load(work / f"fit_{m}" / "checkpoint.npz") for m in result["results"]}
     rows = []
     for t in frames:
         tiles = []
@@ -202,7 +202,10 @@ def main() -> None:
         WORK = RESULTS / args.work
     elif args.quick:
         WORK = RESULTS / "splats_work_quick"
-    clips = args.clips.split(",")
+    clips = list(dict.fromkeys(c.strip() for c in args.clips.split(",") if c.strip()))
+    unknown = [c for c in clips if c not in CLIPS]
+    if not clips or unknown:
+        ap.error(f"--clips: choose among {', '.join(CLIPS)} (got {args.clips!r})")
     if args.fresh:
         for clip, m in itertools.product(clips, ("dualgs", "direct")):
             shutil.rmtree(WORK / clip / f"fit_{m}", ignore_errors=True)
