@@ -289,7 +289,7 @@ def test_bitstream_is_pinned():
     assert (len(blob), hashlib.sha256(blob).hexdigest()[:16]) == GOLDEN
 
 
-GOLDEN = (2409, "1d2aa47a3a0eef43")
+GOLDEN = (2410, "b3696264428ce8db")
 
 
 _SMALL = compress_sequence(

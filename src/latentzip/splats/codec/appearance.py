@@ -10,8 +10,12 @@ clearly better (``hysteresis``), so few indices change and only the changes are 
                                           \\--nearest entry, sticky--> indices (F, N)
     indices: frame 0 --rANS--> ; frames 1.. --change mask (context: changed before) + new index
 
-Codebook entries are renumbered by popularity so that small indices are frequent. The stored
-codebook and indices are the lossless part: they decode bit for bit.
+Codebook entries are renumbered by popularity so that small indices are frequent. A changed
+index is coded as its *rank* among the entries ordered by distance from the previous entry
+(colours drift, so the new entry is mostly one of the old one's nearest: median rank 2-6 on
+the 128 px fits, a third of the bits of the index itself); distances are exact integers, so
+the order is the same on every machine. The stored codebook and indices are the lossless
+part: they decode bit for bit.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from latentzip.splats.codec.entropy import IntDecoder, IntEncoder, pack_parts, u
 from latentzip.splats.codec.motion import decode_intra, encode_intra
 
 __all__ = [
+    "NeighbourRanks",
     "assign",
     "band_slices",
     "decode_band",
@@ -202,18 +207,76 @@ def decode_codebook(data: bytes, dim: int, what: str = "codebook") -> np.ndarray
     return np.frombuffer(raw, "<f2").reshape(size, dim).astype(np.float16)
 
 
+class NeighbourRanks:
+    """Ranks of codebook entries by L1 distance from another entry (ties: lower index first).
+
+    ``rank(old, new)`` and ``entry(old, rank)`` are inverse. Distances are computed on the
+    float16 values as exact integers (multiples of 2**-24; inf and NaN as values beyond every
+    finite one), so encoder and decoder agree on any machine. A row is computed when its
+    entry is first asked for. Codebooks larger than ``RANKED_MAX`` entries (an (L, L) table
+    would not pay) keep plain indices: rank = index.
+    """
+
+    RANKED_MAX = 2048
+
+    def __init__(self, codebook: np.ndarray):
+        x = np.asarray(codebook, np.float16).astype(np.float64)
+        finite = np.isfinite(x)
+        beyond = np.where(np.isnan(x), 2.0**42, np.copysign(2.0**41, x))
+        scaled = np.where(finite, x, 0.0) * 2.0**24  # exact: float16 steps are 2**-24 or more
+        self._points = np.where(finite, scaled, beyond).astype(np.int64)
+        size = len(x)
+        self.ranked = size <= self.RANKED_MAX
+        self._done = np.zeros(size, bool)
+        self._order = self._rank = None
+
+    def _rows(self, entries: np.ndarray) -> None:
+        todo = np.unique(entries)
+        todo = todo[~self._done[todo]]
+        if not todo.size:
+            return
+        size = len(self._points)
+        if self._order is None:
+            self._order = np.zeros((size, size), np.int32)
+            self._rank = np.zeros((size, size), np.int32)
+        for s in range(0, len(todo), 64):
+            rows = todo[s : s + 64]
+            d = np.abs(self._points[rows][:, None, :] - self._points[None, :, :]).sum(axis=2)
+            order = np.argsort(d, axis=1, kind="stable")
+            self._order[rows] = order
+            ranks = np.empty_like(order)
+            np.put_along_axis(ranks, order, np.arange(size)[None, :], axis=1)
+            self._rank[rows] = ranks
+        self._done[todo] = True
+
+    def rank(self, old: np.ndarray, new: np.ndarray) -> np.ndarray:
+        """Rank of each ``new`` entry in the order of distance from ``old`` (same shape)."""
+        if not self.ranked or not len(old):
+            return np.asarray(new, np.int64)
+        self._rows(old)
+        return self._rank[old, new].astype(np.int64)
+
+    def entry(self, old: np.ndarray, rank: np.ndarray) -> np.ndarray:
+        """Inverse of :meth:`rank`: the entries at ``rank`` from ``old``."""
+        if not self.ranked or not len(old):
+            return np.asarray(rank, np.int64)
+        self._rows(old)
+        return self._order[old, rank].astype(np.int64)
+
+
 def encode_band(codebook: np.ndarray, indices: np.ndarray) -> bytes:
     """Codebook (L, dim) float16 and indices (F, N) -> bytes (lossless)."""
     f = len(indices)
     first = IntEncoder(1)
     first.add(indices[0])
     mask_enc, new_enc = IntEncoder(3), IntEncoder(1)
+    nearest = NeighbourRanks(codebook)
     prev_change = None
     for t in range(1, f):
         change = indices[t] != indices[t - 1]
         ctx = np.full(change.shape, 2) if prev_change is None else prev_change.astype(np.int64)
         mask_enc.add(change.astype(np.int64), ctx)
-        new_enc.add(indices[t][change])
+        new_enc.add(nearest.rank(indices[t - 1][change], indices[t][change]))
         prev_change = change
     return pack_parts(
         [encode_codebook(codebook), first.finish(), mask_enc.finish(), new_enc.finish()]
@@ -231,13 +294,19 @@ def decode_band(
     dec = IntDecoder(first, 1, what)
     idx[0] = dec.read(np.zeros(n, np.int64))
     dec.finish()
+    if n and (idx[0].min() < 0 or idx[0].max() >= size):
+        raise ContainerError(f"{what}: an index points outside the codebook")
     mask_dec, new_dec = IntDecoder(masks, 3, what), IntDecoder(news, 1, what)
+    nearest = NeighbourRanks(codebook)
     prev_change = None
     for t in range(1, f):
         ctx = np.full(n, 2) if prev_change is None else prev_change.astype(np.int64)
         change = mask_dec.read(ctx).astype(bool)
+        ranks = new_dec.read(np.zeros(int(change.sum()), np.int64))
+        if ranks.size and (ranks.min() < 0 or ranks.max() >= size):
+            raise ContainerError(f"{what}: a changed index has rank outside the codebook")
         idx[t] = idx[t - 1]
-        idx[t][change] = new_dec.read(np.zeros(int(change.sum()), np.int64))
+        idx[t][change] = nearest.entry(idx[t - 1][change], ranks)
         prev_change = change
     mask_dec.finish()
     new_dec.finish()

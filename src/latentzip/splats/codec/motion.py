@@ -11,7 +11,8 @@ prediction, errors do not accumulate.
 ::
 
     x (F, M, d) --/delta, round--> k --frame 0--> intra (minus median, delta along M or d)
-                                     \\-frames 1..--> k_t - pred_t --contexts |r_{t-1}|--> rANS
+                                     \\-frames 1..--> k_t - pred_t [- neighbours' mean, .spatial]
+                                                   --contexts |coded_{t-1}|--> rANS
 
 Quaternions are normalised and given the sign closest to the previous decoded frame (``w >= 0``
 on a segment's first frame), so a rotation never jumps between its two representations.
@@ -30,12 +31,14 @@ from latentzip.splats.codec.entropy import (
     unpack_parts,
     varint,
 )
+from latentzip.splats.codec.spatial import Levels
 
 __all__ = [
     "decode_intra",
     "decode_track",
     "encode_intra",
     "encode_track",
+    "first_frame",
     "grid",
     "grid_quaternions",
     "grid_sticky",
@@ -142,8 +145,11 @@ def _residuals(k: np.ndarray, order: int) -> np.ndarray:
     return r
 
 
-def encode_track(k: np.ndarray, orders: tuple[int, ...] = (1, 2)) -> bytes:
-    """A segment's grid values ``k`` (F, M, d) int64 -> bytes (see the module docstring)."""
+def encode_track(
+    k: np.ndarray, orders: tuple[int, ...] = (1, 2), levels: Levels | None = None
+) -> bytes:
+    """A segment's grid values ``k`` (F, M, d) int64 -> bytes (see the module docstring);
+    with ``levels``, residuals are also predicted from neighbours (:mod:`.spatial`)."""
     k = np.asarray(k, np.int64)
     intra = encode_intra(k[0])
     best = b"" if len(k) == 1 else None
@@ -152,16 +158,40 @@ def encode_track(k: np.ndarray, orders: tuple[int, ...] = (1, 2)) -> bytes:
         enc = IntEncoder(_RESIDUAL_CONTEXTS)
         prev = None
         for t in range(len(r)):
-            enc.add(r[t].ravel(), _contexts(prev, r[t].shape))
-            prev = r[t]
+            coded = _spatial_residual(r[t], levels)
+            ctx = _contexts(prev, r[t].shape).reshape(r[t].shape)
+            for rows in _chunks(levels, len(r[t])):
+                enc.add(coded[rows].ravel(), ctx[rows].ravel())
+            prev = coded
         blob = bytes([order]) + enc.finish()
         if best is None or len(blob) < len(best):
             best = blob
     return pack_parts([intra, best or b""])
 
 
-def decode_track(data: bytes, f: int, m: int, d: int, what: str = "track") -> np.ndarray:
-    """Inverse of :func:`encode_track`: (F, M, d) int64."""
+def _chunks(levels: Levels | None, m: int) -> tuple:
+    return (slice(0, m),) if levels is None else levels.members
+
+
+def _spatial_residual(r: np.ndarray, levels: Levels | None) -> np.ndarray:
+    """``r`` (M, d) minus its prediction from lower levels (``r`` itself without levels)."""
+    if levels is None:
+        return r
+    out = r.copy()
+    for lv, rows in enumerate(levels.members):
+        out[rows] -= levels.predict(r, lv)
+    return out
+
+
+def first_frame(data: bytes, m: int, d: int, what: str = "track") -> np.ndarray:
+    """Frame 0 (M, d) of an encoded track, without its residuals."""
+    return decode_intra(unpack_parts(data, 2, what)[0], m, d, f"{what} (first frame)")
+
+
+def decode_track(
+    data: bytes, f: int, m: int, d: int, what: str = "track", levels: Levels | None = None
+) -> np.ndarray:
+    """Inverse of :func:`encode_track`: (F, M, d) int64 (``levels`` as given to it)."""
     intra, rest = unpack_parts(data, 2, what)
     k = np.empty((f, m, d), np.int64)
     k[0] = decode_intra(intra, m, d, f"{what} (first frame)")
@@ -175,9 +205,14 @@ def decode_track(data: bytes, f: int, m: int, d: int, what: str = "track") -> np
     dec = IntDecoder(rest[1:], _RESIDUAL_CONTEXTS, what)
     prev = None
     for t in range(1, f):
-        r = dec.read(_contexts(prev, (m, d))).reshape(m, d)
+        ctx = _contexts(prev, (m, d)).reshape(m, d)
+        coded = np.empty((m, d), np.int64)
+        r = np.empty((m, d), np.int64)
+        for lv, rows in enumerate(_chunks(levels, m)):
+            coded[rows] = dec.read(ctx[rows].ravel()).reshape(-1, d)
+            r[rows] = coded[rows] + (0 if levels is None else levels.predict(r, lv))
         pred = 2 * k[t - 1] - k[t - 2] if order == 2 and t >= 2 else k[t - 1]
         k[t] = pred + r
-        prev = r
+        prev = coded
     dec.finish()
     return k

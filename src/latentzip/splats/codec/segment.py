@@ -22,10 +22,12 @@ from latentzip.splats.codec.entropy import pack_parts, unpack_parts
 from latentzip.splats.codec.motion import (
     decode_track,
     encode_track,
+    first_frame,
     grid,
     grid_quaternions,
     grid_sticky,
 )
+from latentzip.splats.codec.spatial import levels_of
 
 __all__ = [
     "SegmentCode",
@@ -173,9 +175,10 @@ def dequantise_segment(code: SegmentCode, steps: Steps) -> SegmentFrames:
 
 def encode_segment(code: SegmentCode) -> bytes:
     """Lossless: :class:`SegmentCode` -> bytes."""
+    levels = levels_of(code.position[0])
     parts = [
-        encode_track(code.position),
-        encode_track(code.rotation),
+        encode_track(code.position, levels=levels),
+        encode_track(code.rotation, levels=levels),
         encode_track(code.log_scale, orders=(1,)),
         encode_track(code.opacity[..., None], orders=(1,)),
     ]
@@ -195,9 +198,10 @@ def decode_segment(
             cb, ix = decode_band(parts[4 + band], f, n, 3 * (2 * band + 1), f"{what}, SH {band}")
             books.append(cb)
             idx.append(ix)
+        levels = levels_of(first_frame(parts[0], m, 3, f"{what}, positions"))
         return SegmentCode(
-            position=decode_track(parts[0], f, m, 3, f"{what}, positions"),
-            rotation=decode_track(parts[1], f, m, 4, f"{what}, rotations"),
+            position=decode_track(parts[0], f, m, 3, f"{what}, positions", levels),
+            rotation=decode_track(parts[1], f, m, 4, f"{what}, rotations", levels),
             log_scale=decode_track(parts[2], f, n, 3, f"{what}, scales"),
             opacity=decode_track(parts[3], f, n, 1, f"{what}, opacities")[..., 0],
             codebooks=tuple(books),
