@@ -4,6 +4,7 @@ import numpy as np
 from PIL import Image
 
 from latentzip.cli import main
+from latentzip.splats import DualGSSequence
 
 
 def test_capture_fit_render(tmp_path, capsys):
@@ -23,6 +24,11 @@ def test_capture_fit_render(tmp_path, capsys):
     assert main([*turn, "--turntable", "--views", "3", "--size", "24"]) == 0
     assert (tmp_path / "t.gif").stat().st_size > 0
     assert main(["splats", "render", str(fit), "-o", str(tmp_path / "v.png")]) == 2  # exists
+    fixed = tmp_path / "fixed"
+    assert main([*fit_args[:4], str(fixed), *fit_args[5:], "--fixed-scales"]) == 0
+    for folder, constant in ((fit, False), (fixed, True)):
+        scales = DualGSSequence.load(folder / "dualgs.npz").skin_log_scales
+        assert np.array_equal(scales[1], scales[0]) == constant
 
 
 def test_bad_inputs(tmp_path, capsys):

@@ -91,3 +91,19 @@ def test_coarse_stage_drops_the_hull_term_on_schedule():
     assert calls == [(False, True)] * 5 + [(False, False)] * 5 + [(True, False)] * 3
     with pytest.raises(DataError, match="hull_until"):
         FitConfig(hull_until=1.5)
+
+
+@pytest.mark.parametrize("track_scales", [True, False])
+def test_fine_stage_keeps_frame_scales_unless_told_to_track_them(track_scales):
+    config = FitConfig(coarse_iters=2, fine_iters=5, track_scales=track_scales)
+    means = torch.zeros(4, 3, requires_grad=True)
+    rotations = torch.tensor([[1.0, 0, 0, 0]]).repeat(4, 1).requires_grad_()
+    prev = Appearance(torch.zeros(4, 3), torch.zeros(4), torch.zeros(4, 1, 3))
+
+    def loss_of(a: Appearance, temporal: bool, with_hull: bool) -> torch.Tensor:
+        return ((a.log_scales - 1) ** 2).sum() + ((a.sh - 1) ** 2).sum() + (means**2).sum()
+
+    app = _coarse_then_fine(loss_of, means, rotations, prev, config)
+    assert app.sh.detach().min() > 0  # colour always adapts
+    moved = bool((app.log_scales.detach() != 0).any())
+    assert moved == track_scales

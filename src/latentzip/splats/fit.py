@@ -78,7 +78,11 @@ class FitConfig:
     # appearance lr 2e-2 / temporal 1 against 5e-3 / 10 (dance_a, 30 frames): 36.9 vs 35.2 dB,
     # 3.0 vs 2.6 cm, but the codec's q3 file grows from 105 to 151 KB (per-frame SH, scales)
     lr_appearance: float = 2e-2
-    arap_weight: float = 2.0
+    track_scales: bool = True  # skin scales adapt per frame (False: frame 0's throughout)
+    # ARAP 2 held neighbouring joints of different limbs together through fast turns
+    # (cartwheel frames 0-11: 36.2 dB, 2.1 cm; 0.5: 38.4, 1.0; 0.2: 39.1, 1.0; dance_a
+    # frames 0-15: 37.9, 1.7; 0.5: 38.8, 1.4; 0.2: 38.8, 1.8)
+    arap_weight: float = 0.2
     smooth_weight: float = 0.005  # 0.05 held limbs back (dance_a frame 1: 30.6 vs 37.0 dB)
     temporal_weight: float = 1.0
     fine_joint_lr_scale: float = 1.0

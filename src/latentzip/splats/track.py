@@ -402,9 +402,10 @@ def _coarse_then_fine(loss_of, means, rotations, prev_app: Appearance, config: F
         opt.step()
     app = prev_app.trainable()
     s = config.fine_joint_lr_scale
+    learnt = app.tensors() if config.track_scales else [app.opacity_logits, app.sh]
     opt = torch.optim.Adam(
         [
-            {"params": app.tensors(), "lr": config.lr_appearance},
+            {"params": learnt, "lr": config.lr_appearance},
             {"params": [means], "lr": config.lr_joint_means * s},
             {"params": [rotations], "lr": config.lr_joint_rotations * s},
         ]

@@ -52,6 +52,11 @@ def add_verbs(verbs: argparse._SubParsersAction) -> None:
     p.add_argument("--fine-iters", type=int, help="full-size iterations per frame")
     p.add_argument("--joints", type=int, help="number of joint Gaussians")
     p.add_argument("--sh-degree", type=int, help="spherical-harmonic degree 0-3")
+    p.add_argument(
+        "--fixed-scales",
+        action="store_true",
+        help="keep the skin's frame-0 scales in every frame (smaller files, a little less sharp)",
+    )
     p.add_argument("--quick", action="store_true", help="a few iterations (smoke test)")
     p.add_argument("--seed", type=int)
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
@@ -127,6 +132,7 @@ def _fit(args) -> None:
         n_joints=args.joints,
         sh_degree=args.sh_degree,
         seed=args.seed,
+        track_scales=False if args.fixed_scales else None,
     )
     cfg = FitConfig.quick(**overrides) if args.quick else FitConfig(**overrides)
     start = time.perf_counter()
