@@ -289,7 +289,7 @@ def test_bitstream_is_pinned():
     assert (len(blob), hashlib.sha256(blob).hexdigest()[:16]) == GOLDEN
 
 
-GOLDEN = (2410, "b3696264428ce8db")
+GOLDEN = (2358, "7bb6fefce800c419")
 
 
 _SMALL = compress_sequence(
