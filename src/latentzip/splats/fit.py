@@ -76,7 +76,7 @@ class FitConfig:
     lr_joint_means: float = 5e-3
     lr_joint_rotations: float = 5e-3
     # appearance lr 2e-2 / temporal 1 against 5e-3 / 10 (dance_a, 30 frames): 36.9 vs 35.2 dB,
-    # 3.0 vs 2.6 cm, but the codec's q3 file grows from 105 to 151 KB (per-frame SH, scales)
+    # 3.0 vs 2.6 cm, but the codec's q3 file (bitstream v1) grows from 105 to 151 KB
     lr_appearance: float = 2e-2
     track_scales: bool = True  # skin scales adapt per frame (False: frame 0's throughout)
     # ARAP 2 held neighbouring joints of different limbs together through fast turns
