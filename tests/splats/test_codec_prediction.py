@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from latentzip.errors import ContainerError
 from latentzip.splats.codec import appearance
-from latentzip.splats.codec.appearance import NeighbourRanks, decode_band, encode_band
+from latentzip.splats.codec.appearance import (
+    NeighbourRanks,
+    decode_band,
+    decode_first,
+    encode_band,
+    encode_first,
+)
 from latentzip.splats.codec.motion import decode_track, encode_track
-from latentzip.splats.codec.spatial import SPATIAL_MAX, levels_of
+from latentzip.splats.codec.spatial import SPATIAL_MAX, levels_of, morton_order
 
 
 @given(seed=st.integers(0, 2**16), size=st.integers(1, 40), dim=st.sampled_from([3, 9]))
@@ -23,6 +31,46 @@ def test_neighbour_ranks_invert_for_any_codebook(seed, size, dim):
     ranks = NeighbourRanks(cb).rank(old, new)
     assert ranks.min() >= 0 and ranks.max() < size
     assert np.array_equal(NeighbourRanks(cb).entry(old, ranks), new)
+
+
+@given(
+    seed=st.integers(0, 2**16),
+    size=st.sampled_from([1, 2, 7, 300, 2049]),
+    n=st.integers(0, 300),
+    runs=st.booleans(),
+)
+def test_frame0_indices_round_trip_plain_or_chained(seed, size, n, runs):
+    rng = np.random.default_rng(seed)
+    cb = rng.normal(size=(size, 3)).astype(np.float16)
+    idx = rng.integers(0, size, n)
+    if runs:  # long runs of one colour, as along a limb: the chained mode pays
+        idx = np.repeat(idx[: max(1, n // 20)], 20)[:n]
+    blob = encode_first(idx, NeighbourRanks(cb))
+    assert np.array_equal(decode_first(blob, len(idx), NeighbourRanks(cb), "t"), idx)
+    if runs and n >= 100 and 7 <= size <= 2048:
+        assert blob[0] == 1  # chosen because it is cheaper
+    for bad in (b"", b"\x02" + blob[1:]):
+        with pytest.raises(ContainerError):
+            decode_first(bad, len(idx), NeighbourRanks(cb), "t")
+
+
+def test_chained_frame0_indices_refuse_a_walk_off_the_codebook():
+    cb = np.arange(6, dtype=np.float16)[:, None]
+    blob = encode_first(np.array([0, 1, 2, 3, 4, 5] * 30), NeighbourRanks(cb))
+    assert blob[0] == 1
+    with pytest.raises(ContainerError, match="outside the codebook"):
+        decode_first(blob, 180, NeighbourRanks(cb[:3]), "t")
+
+
+def test_morton_order_puts_neighbours_next_to_each_other():
+    rng = np.random.default_rng(1)
+    p = rng.integers(-5000, 5000, (4000, 3))
+    order = morton_order(p)
+    assert np.array_equal(np.sort(order), np.arange(4000))
+    gap = np.abs(np.diff(p[order], axis=0)).sum(axis=1).mean()
+    assert gap < 0.2 * np.abs(np.diff(p, axis=0)).sum(axis=1).mean()
+    assert morton_order(np.zeros((0, 3), np.int64)).size == 0
+    assert np.array_equal(morton_order(np.zeros((5, 3), np.int64)), np.arange(5))  # stable
 
 
 def test_neighbour_ranks_follow_distance_with_ties_to_the_lower_index():

@@ -16,7 +16,7 @@ fitting and the codec must agree with.
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -154,6 +154,20 @@ class DualGSSequence:
             rotations=rotations,
             opacity_logits=self.skin_opacity_logits[t],
             sh=self.skin_sh[t],
+        )
+
+    def take_skins(self, order: np.ndarray) -> DualGSSequence:
+        """The same sequence with its skin Gaussians in ``order`` (indices into 0..S-1)."""
+        order = np.asarray(order, np.int64)
+        return replace(
+            self,
+            skin_rest_means=self.skin_rest_means[order],
+            skin_rest_rotations=self.skin_rest_rotations[order],
+            skin_joints=self.skin_joints[order],
+            skin_weights=self.skin_weights[order],
+            skin_log_scales=self.skin_log_scales[:, order],
+            skin_opacity_logits=self.skin_opacity_logits[:, order],
+            skin_sh=self.skin_sh[:, order],
         )
 
     def to_bytes(self) -> bytes:

@@ -11,7 +11,7 @@ import json
 
 CODEC_SPLATS = 3
 CODEC_NAME = "dualgs-splats"
-CODEC_VERSION = 2
+CODEC_VERSION = 3
 
 
 def _fingerprint(kind: str, model: bytes, m: int, n: int, bands: int) -> str:
