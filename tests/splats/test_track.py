@@ -87,7 +87,7 @@ def test_coarse_stage_drops_the_hull_term_on_schedule():
         calls.append((temporal, with_hull))
         return ((means - 1) ** 2).sum() + (rotations**2).sum() + a.sh.sum()
 
-    _coarse_then_fine(loss_of, means, rotations, app, config)
+    _coarse_then_fine(loss_of, means, rotations, app, config, None)
     assert calls == [(False, True)] * 5 + [(False, False)] * 5 + [(True, False)] * 3
     with pytest.raises(DataError, match="hull_until"):
         FitConfig(hull_until=1.5)
@@ -103,7 +103,28 @@ def test_fine_stage_keeps_frame_scales_unless_told_to_track_them(track_scales):
     def loss_of(a: Appearance, temporal: bool, with_hull: bool) -> torch.Tensor:
         return ((a.log_scales - 1) ** 2).sum() + ((a.sh - 1) ** 2).sum() + (means**2).sum()
 
-    app = _coarse_then_fine(loss_of, means, rotations, prev, config)
+    app = _coarse_then_fine(loss_of, means, rotations, prev, config, None)
     assert app.sh.detach().min() > 0  # colour always adapts
     moved = bool((app.log_scales.detach() != 0).any())
     assert moved == track_scales
+
+
+@pytest.mark.parametrize("anchor", [True, False])
+def test_coarse_stage_renders_frame0_appearance_when_anchored(anchor):
+    config = FitConfig(coarse_iters=3, fine_iters=2, anchor_appearance=anchor)
+    means = torch.zeros(4, 3, requires_grad=True)
+    rotations = torch.tensor([[1.0, 0, 0, 0]]).repeat(4, 1).requires_grad_()
+    prev = Appearance(torch.zeros(4, 3), torch.zeros(4), torch.zeros(4, 1, 3))
+    first = Appearance(torch.zeros(4, 3), torch.zeros(4), torch.ones(4, 1, 3))
+    seen = []
+
+    def loss_of(a: Appearance, temporal: bool, with_hull: bool) -> torch.Tensor:
+        seen.append((temporal, float(a.sh.detach().mean())))
+        return ((means - 1) ** 2).sum() + (rotations**2).sum() + ((a.sh - 0.5) ** 2).sum()
+
+    app = _coarse_then_fine(loss_of, means, rotations, prev, config, first)
+    coarse = 1.0 if anchor else 0.0
+    assert seen[:3] == [(False, coarse)] * 3
+    assert seen[3] == (True, 0.0)  # the fine stage starts from the previous frame's
+    assert 0 < float(app.sh.detach().mean()) < 0.5
+    assert float(first.sh.mean()) == 1.0  # frame 0's appearance is not trained

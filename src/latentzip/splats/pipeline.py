@@ -261,10 +261,10 @@ def _track_one(capture: Capture, state: FitState, t: int, config: FitConfig):
             torch.from_numpy(state.motion_means[t - 2]),
             torch.from_numpy(state.motion_rotations[t - 2]),
         )
-    app = state.appearance(t - 1)
+    app, first = state.appearance(t - 1), state.appearance(0)
     if state.method == "dualgs":
-        return track_dualgs(views, state.binding(), prev, prev2, app, config, seed)
-    return track_direct(views, prev, prev2, app, config, seed)
+        return track_dualgs(views, state.binding(), prev, prev2, app, config, seed, first)
+    return track_direct(views, prev, prev2, app, config, seed, first)
 
 
 def _read_json(path: Path) -> dict:

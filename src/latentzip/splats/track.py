@@ -10,7 +10,8 @@ Videos", SIGGRAPH Asia 2024), simplified for a CPU:
   to the frame's visual hull with a coloured chamfer distance (:mod:`.register`: a limb
   that swung further than its width is found again); the *coarse* stage moves the joints
   (positions and rotations) to fit the training views through the skin warp (:func:`warp`,
-  the PyTorch twin of :meth:`DualGSSequence.frame`), with an as-rigid-as-possible term on
+  the PyTorch twin of :meth:`DualGSSequence.frame`; the skin wears frame 0's appearance, so
+  drift is measured against the first texture), with an as-rigid-as-possible term on
   the joint graph (neighbour offsets follow the joint's rotation), the hull term again
   (``hull_weight``) and a small temporal smoothness term; the *fine* stage, on the full-size
   views, refines the joints together with the skin's per-frame appearance (scales,
@@ -279,11 +280,13 @@ def track_dualgs(
     appearance: Appearance,
     config: FitConfig,
     seed: int,
+    first: Appearance | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, Appearance]:
     """Fit one new frame: returns its joint means, joint rotations and skin appearance.
 
     ``joints`` are the previous frame's (means, rotations), ``joints_prev`` the frame
-    before (None at frame 1), ``appearance`` the previous frame's skin appearance.
+    before (None at frame 1), ``appearance`` the previous frame's skin appearance, ``first``
+    frame 0's (the coarse stage's reference with ``config.anchor_appearance``).
     """
     gen = torch.Generator().manual_seed(seed)
     pm = predict(joints[0], joints_prev[0] if joints_prev else None)
@@ -320,7 +323,7 @@ def track_dualgs(
             loss = loss + config.temporal_weight * app.distance(prev_app)
         return loss
 
-    app = _coarse_then_fine(loss_of, jm, jq, prev_app, config)
+    app = _coarse_then_fine(loss_of, jm, jq, prev_app, config, first)
     return jm.detach(), quat_normalise(jq.detach()), app.detached()
 
 
@@ -349,6 +352,7 @@ def track_direct(
     appearance: Appearance,
     config: FitConfig,
     seed: int,
+    first: Appearance | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, Appearance]:
     """The ablation: every Gaussian's position and rotation optimised directly.
 
@@ -379,15 +383,20 @@ def track_direct(
             loss = loss + config.temporal_weight * app.distance(prev_app)
         return loss
 
-    app = _coarse_then_fine(loss_of, m, q, prev_app, config)
+    app = _coarse_then_fine(loss_of, m, q, prev_app, config, first)
     return m.detach(), quat_normalise(q.detach()), app.detached()
 
 
-def _coarse_then_fine(loss_of, means, rotations, prev_app: Appearance, config: FitConfig):
-    """Coarse stage: motion only, appearance held at the previous frame's; the hull term
-    (``loss_of``'s ``with_hull``) stays for the first ``hull_until`` of it. Fine stage:
-    appearance (with the temporal term) and motion at a lower rate, no hull term. Returns
-    the appearance."""
+def _coarse_then_fine(
+    loss_of, means, rotations, prev_app: Appearance, config: FitConfig, first: Appearance | None
+):
+    """Coarse stage: motion only, appearance held at the previous frame's, or at ``first``
+    (frame 0's) with ``config.anchor_appearance``; the hull term (``loss_of``'s
+    ``with_hull``) stays for the first ``hull_until`` of it. Fine stage: appearance (with the
+    temporal term) and motion at a lower rate, no hull term. Returns the appearance."""
+    # against frame 0's texture a small slide is not absorbed by the next frame's reference
+    anchored = config.anchor_appearance and first is not None
+    target = first.detached() if anchored else prev_app
     opt = torch.optim.Adam(
         [
             {"params": [means], "lr": config.lr_joint_means},
@@ -396,7 +405,7 @@ def _coarse_then_fine(loss_of, means, rotations, prev_app: Appearance, config: F
     )
     n = config.coarse_iters
     for it in range(n):
-        loss = loss_of(prev_app, temporal=False, with_hull=it < config.hull_until * n)
+        loss = loss_of(target, temporal=False, with_hull=it < config.hull_until * n)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
