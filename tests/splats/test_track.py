@@ -76,11 +76,17 @@ def test_constant_velocity_prediction():
     torch.testing.assert_close(predict(q1, q0, quaternion=True), q2)
 
 
-def test_coarse_stage_drops_the_hull_term_on_schedule():
-    config = FitConfig(coarse_iters=10, fine_iters=3, hull_until=0.5)
+def _four_gaussians(sh: float = 0.0):
+    """Trainable means and rotations of 4 Gaussians at rest, and an appearance for them."""
     means = torch.zeros(4, 3, requires_grad=True)
     rotations = torch.tensor([[1.0, 0, 0, 0]]).repeat(4, 1).requires_grad_()
-    app = Appearance(torch.zeros(4, 3), torch.zeros(4), torch.zeros(4, 1, 3))
+    app = Appearance(torch.zeros(4, 3), torch.zeros(4), torch.full((4, 1, 3), sh))
+    return means, rotations, app
+
+
+def test_coarse_stage_drops_the_hull_term_on_schedule():
+    config = FitConfig(coarse_iters=10, fine_iters=3, hull_until=0.5)
+    means, rotations, app = _four_gaussians()
     calls = []
 
     def loss_of(a: Appearance, temporal: bool, with_hull: bool) -> torch.Tensor:
@@ -96,9 +102,7 @@ def test_coarse_stage_drops_the_hull_term_on_schedule():
 @pytest.mark.parametrize("track_scales", [True, False])
 def test_fine_stage_keeps_frame_scales_unless_told_to_track_them(track_scales):
     config = FitConfig(coarse_iters=2, fine_iters=5, track_scales=track_scales)
-    means = torch.zeros(4, 3, requires_grad=True)
-    rotations = torch.tensor([[1.0, 0, 0, 0]]).repeat(4, 1).requires_grad_()
-    prev = Appearance(torch.zeros(4, 3), torch.zeros(4), torch.zeros(4, 1, 3))
+    means, rotations, prev = _four_gaussians()
 
     def loss_of(a: Appearance, temporal: bool, with_hull: bool) -> torch.Tensor:
         return ((a.log_scales - 1) ** 2).sum() + ((a.sh - 1) ** 2).sum() + (means**2).sum()
@@ -112,10 +116,8 @@ def test_fine_stage_keeps_frame_scales_unless_told_to_track_them(track_scales):
 @pytest.mark.parametrize("anchor", [True, False])
 def test_coarse_stage_renders_frame0_appearance_when_anchored(anchor):
     config = FitConfig(coarse_iters=3, fine_iters=2, anchor_appearance=anchor)
-    means = torch.zeros(4, 3, requires_grad=True)
-    rotations = torch.tensor([[1.0, 0, 0, 0]]).repeat(4, 1).requires_grad_()
-    prev = Appearance(torch.zeros(4, 3), torch.zeros(4), torch.zeros(4, 1, 3))
-    first = Appearance(torch.zeros(4, 3), torch.zeros(4), torch.ones(4, 1, 3))
+    means, rotations, prev = _four_gaussians()
+    first = _four_gaussians(sh=1.0)[2]
     seen = []
 
     def loss_of(a: Appearance, temporal: bool, with_hull: bool) -> torch.Tensor:
